@@ -1,0 +1,200 @@
+"""Supervision of capture child processes (ffmpeg, gst-launch, ...).
+
+A capture process is started from an argument list (never a shell), in its
+own process group so signals reach its children and a terminal Ctrl-C does
+not, with stdin kept open so ffmpeg can be asked to finish with ``q``.
+stderr is read continuously: a blocked pipe would freeze the child, and its
+last lines are the best error message we will get.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+_LINE_SPLIT = re.compile(rb"[\r\n]+")
+
+
+@dataclass(frozen=True)
+class StopTimeouts:
+    """How long each step of the stop escalation may take, in seconds."""
+
+    quit: float = 5.0  # after writing ``q`` to stdin
+    interrupt: float = 5.0  # after SIGINT
+    terminate: float = 3.0  # after SIGTERM; then SIGKILL
+
+
+@dataclass(frozen=True)
+class ExitInfo:
+    """How a process ended: its code, the signal we had to use, its last lines."""
+
+    returncode: int
+    stopped_by: str  # "self" (ended on its own), "quit", "sigint", "sigterm", "sigkill"
+    tail: tuple[str, ...]
+
+
+class SupervisedProcess:
+    """A child process with a graceful, bounded stop and a stderr ring buffer."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        name: str,
+        logger: logging.Logger | None = None,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        quit_command: bytes | None = b"q",
+        tail_lines: int = 200,
+        redact: Sequence[str] = (),
+    ) -> None:
+        self.argv = list(argv)
+        self.name = name
+        self.log = logger or logging.getLogger(f"ocframe.process.{name}")
+        self.cwd = cwd
+        self.env = dict(env) if env is not None else None
+        self.quit_command = quit_command
+        self._redact = [r for r in redact if r]
+        self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._last_output = time.monotonic()
+        self._stopped_by = "self"
+        self._lock = threading.Lock()
+        self.started_at: float | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        self.log.debug("starting %s: %s", self.name, self.redacted(" ".join(self.argv)))
+        self._proc = subprocess.Popen(
+            self.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=self.cwd,
+            env=self.env,
+            start_new_session=True,
+        )
+        self.started_at = time.monotonic()
+        self._last_output = self.started_at
+        self._reader = threading.Thread(
+            target=self._read_stderr, name=f"stderr-{self.name}", daemon=True
+        )
+        self._reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def poll(self) -> int | None:
+        """The exit code, or ``None`` while running."""
+        return self._proc.poll() if self._proc else None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def seconds_since_output(self) -> float:
+        """Time since the child last wrote to stderr: ffmpeg's progress lines
+        stop when its input stalls, which is how a hang is noticed."""
+        return time.monotonic() - self._last_output
+
+    def tail(self, n: int = 20) -> list[str]:
+        with self._lock:
+            return list(self._tail)[-n:]
+
+    def stop(self, timeouts: StopTimeouts | None = None) -> ExitInfo:
+        """End the process gracefully: ``q``, then SIGINT, SIGTERM, SIGKILL.
+
+        Each step is bounded, so this returns within the sum of the timeouts
+        (plus a moment) whatever the child does.
+        """
+        t = timeouts or StopTimeouts()
+        proc = self._proc
+        if proc is None:
+            return ExitInfo(-1, "self", ())
+        if proc.poll() is None and self.quit_command is not None:
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write(self.quit_command)
+                proc.stdin.flush()
+            except OSError:
+                pass  # the child closed stdin or died; the next steps handle it
+            if self._wait(t.quit):
+                self._stopped_by = "quit"
+        for step, sig, timeout in (
+            ("sigint", signal.SIGINT, t.interrupt),
+            ("sigterm", signal.SIGTERM, t.terminate),
+            ("sigkill", signal.SIGKILL, 10.0),
+        ):
+            if proc.poll() is not None:
+                break
+            self.log.info("%s did not stop, sending %s", self.name, step.upper())
+            self._signal(sig)
+            if self._wait(timeout):
+                self._stopped_by = step
+        return self.exit_info()
+
+    def exit_info(self) -> ExitInfo:
+        proc = self._proc
+        code = proc.poll() if proc else -1
+        if self._reader is not None:
+            self._reader.join(timeout=2.0)
+        if proc is not None and proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        return ExitInfo(code if code is not None else -1, self._stopped_by, tuple(self.tail()))
+
+    def kill(self) -> None:
+        """Immediate SIGKILL of the whole group (shutdown paths only)."""
+        self._signal(signal.SIGKILL)
+
+    # -- internals ---------------------------------------------------------
+    def _wait(self, timeout: float) -> bool:
+        assert self._proc is not None
+        try:
+            self._proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self._proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, sig)
+
+    def _read_stderr(self) -> None:
+        assert self._proc is not None and self._proc.stderr is not None
+        pending = b""
+        stream = self._proc.stderr
+        while True:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(4096)
+            if not chunk:
+                break
+            self._last_output = time.monotonic()
+            pending += chunk
+            parts = _LINE_SPLIT.split(pending)
+            pending = parts.pop()
+            with self._lock:
+                for raw in parts:
+                    if raw:
+                        self._tail.append(self.redacted(raw.decode("utf-8", "replace")))
+        if pending:
+            with self._lock:
+                self._tail.append(self.redacted(pending.decode("utf-8", "replace")))
+
+    def redacted(self, text: str) -> str:
+        """``text`` with every configured secret replaced by ``***``."""
+        for secret in self._redact:
+            text = text.replace(secret, "***")
+        return text
