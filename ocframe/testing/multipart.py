@@ -1,0 +1,233 @@
+"""Streaming request-body parsing: multipart parts go to disk as they arrive.
+
+Uploads can be gigabytes, so file parts are never held in memory; size and MD5
+are computed on the way through. Part order is preserved because the core's
+rules depend on it (the core stops reading fields at the first file part).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import parse_qsl
+
+from werkzeug.datastructures import Headers
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+
+# Large reads keep the per-chunk Python overhead negligible next to the socket.
+READ_SIZE = 1024 * 1024
+MAX_FIELD_SIZE = 64 * 1024 * 1024
+
+
+class BodyError(ValueError):
+    """The body is not what the endpoint accepts (answered with 400)."""
+
+
+@dataclass
+class StoredFile:
+    path: Path
+    size: int
+    md5: str
+    filename: str
+    content_type: str
+
+
+@dataclass
+class Part:
+    name: str
+    value: str | None = None
+    file: StoredFile | None = None
+
+    @property
+    def is_file(self) -> bool:
+        return self.file is not None
+
+
+# Called with (field name, filename, parts so far) when a file part starts; may
+# raise BodyError to refuse the upload before any of it is written.
+BeforeFile = Callable[[str, str, Sequence[Part]], None]
+
+
+def _new_spool_path(spool_dir: Path) -> Path:
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    return spool_dir / uuid.uuid4().hex
+
+
+class _FileSink:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle = open(path, "wb")  # noqa: SIM115 - closed in finish()/abort()
+        self.size = 0
+        self.digest = hashlib.md5()
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.handle.write(data)
+            self.digest.update(data)
+            self.size += len(data)
+
+    def finish(self) -> tuple[int, str]:
+        self.handle.close()
+        return self.size, self.digest.hexdigest()
+
+    def abort(self) -> None:
+        self.handle.close()
+        self.path.unlink(missing_ok=True)
+
+
+def multipart_boundary(content_type: str) -> bytes | None:
+    mimetype, options = parse_options_header(content_type)
+    if mimetype != "multipart/form-data" or not options.get("boundary"):
+        return None
+    return options["boundary"].encode("latin-1")
+
+
+def parse_multipart(
+    stream: BinaryIO,
+    boundary: bytes,
+    spool_dir: Path,
+    before_file: BeforeFile | None = None,
+) -> list[Part]:
+    """Read the whole multipart body; file parts end up as files in ``spool_dir``."""
+    decoder = MultipartDecoder(boundary)
+    parts: list[Part] = []
+    current: Part | None = None
+    field_buffer = bytearray()
+    sink: _FileSink | None = None
+    headers: Headers | None = None
+    finished = False
+    try:
+        while not finished:
+            chunk = stream.read(READ_SIZE)
+            decoder.receive_data(chunk if chunk else None)
+            while True:
+                try:
+                    event = decoder.next_event()
+                except ValueError as exc:
+                    raise BodyError(f"malformed multipart body: {exc}") from exc
+                if isinstance(event, NeedData):
+                    break
+                if isinstance(event, Epilogue):
+                    finished = True
+                    break
+                if isinstance(event, File):
+                    if before_file is not None:
+                        before_file(event.name, event.filename, parts)
+                    current = Part(name=event.name)
+                    headers = event.headers
+                    sink = _FileSink(_new_spool_path(spool_dir))
+                    current.file = StoredFile(
+                        path=sink.path,
+                        size=0,
+                        md5="",
+                        filename=os.path.basename(event.filename.replace("\\", "/")),
+                        content_type=headers.get("Content-Type", "application/octet-stream"),
+                    )
+                elif isinstance(event, Field):
+                    current = Part(name=event.name)
+                    headers = event.headers
+                    field_buffer.clear()
+                elif isinstance(event, Data):
+                    if current is None:
+                        raise BodyError("data outside of a part")
+                    if sink is not None:
+                        sink.write(event.data)
+                    else:
+                        field_buffer.extend(event.data)
+                        if len(field_buffer) > MAX_FIELD_SIZE:
+                            raise BodyError("form field too large")
+                    if not event.more_data:
+                        if sink is not None and current.file is not None:
+                            current.file.size, current.file.md5 = sink.finish()
+                            sink = None
+                        else:
+                            charset = "utf-8"
+                            if headers is not None:
+                                _, opts = parse_options_header(headers.get("Content-Type", ""))
+                                charset = opts.get("charset", "utf-8")
+                            try:
+                                current.value = bytes(field_buffer).decode(charset)
+                            except (UnicodeDecodeError, LookupError):
+                                current.value = bytes(field_buffer).decode("latin-1")
+                        parts.append(current)
+                        current = None
+            if not chunk and not finished:
+                raise BodyError("multipart body ended early")
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        for part in parts:
+            if part.file is not None:
+                part.file.path.unlink(missing_ok=True)
+        raise
+    return parts
+
+
+def parse_urlencoded(stream: BinaryIO) -> list[Part]:
+    data = bytearray()
+    while True:
+        chunk = stream.read(READ_SIZE)
+        if not chunk:
+            break
+        data.extend(chunk)
+        if len(data) > MAX_FIELD_SIZE:
+            raise BodyError("form too large")
+    pairs = parse_qsl(bytes(data).decode("utf-8", "replace"), keep_blank_values=True)
+    return [Part(name=k, value=v) for k, v in pairs]
+
+
+def spool_body(stream: BinaryIO, spool_dir: Path) -> StoredFile:
+    """Store a raw request body (e.g. a zip) on disk."""
+    sink = _FileSink(_new_spool_path(spool_dir))
+    try:
+        while True:
+            chunk = stream.read(READ_SIZE)
+            if not chunk:
+                break
+            sink.write(chunk)
+    except BaseException:
+        sink.abort()
+        raise
+    size, md5 = sink.finish()
+    return StoredFile(sink.path, size, md5, "", "application/octet-stream")
+
+
+def discard_files(parts: Sequence[Part]) -> None:
+    for part in parts:
+        if part.file is not None:
+            part.file.path.unlink(missing_ok=True)
+
+
+def read_form(stream: BinaryIO, content_type: str, spool_dir: Path) -> list[Part] | None:
+    """A small form sent urlencoded or as multipart; None if the body is neither.
+
+    Small file parts are read as text, because tools like ``curl -F k=@file`` send
+    plain form values that way.
+    """
+    mimetype, _ = parse_options_header(content_type or "")
+    if mimetype == "application/x-www-form-urlencoded":
+        return parse_urlencoded(stream)
+    boundary = multipart_boundary(content_type or "")
+    if boundary is None:
+        return None
+    parts = parse_multipart(stream, boundary, spool_dir)
+    for part in parts:
+        if part.file is not None:
+            if part.file.size <= MAX_FIELD_SIZE:
+                part.value = part.file.path.read_bytes().decode("utf-8", "replace")
+            part.file.path.unlink(missing_ok=True)
+            part.file = None
+    return parts
+
+
+def first_value(parts: Sequence[Part], name: str) -> str | None:
+    for part in parts:
+        if part.name == name and part.value is not None:
+            return part.value
+    return None
