@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocframe import CaptureContext, Event, InputSpec
+from ocframe_driver_blackmagic.hyperdeck import HyperDeckDriver
+from ocframe_driver_blackmagic.hyperdeck_emulator import HyperDeckEmulator
+
+
+@pytest.fixture
+def make_deck(tmp_path: Path) -> Iterator[Callable[..., HyperDeckEmulator]]:
+    """Start emulated decks on free ports with the given knobs."""
+    started: list[HyperDeckEmulator] = []
+
+    def make(**knobs: Any) -> HyperDeckEmulator:
+        options: dict[str, Any] = {"video_size": "320x240", "fps": 25}
+        options.update(knobs)
+        storage = tmp_path / f"deck{len(started)}"
+        emulator = HyperDeckEmulator(port=0, ftp_port=0, storage=storage, **options)
+        started.append(emulator.start())
+        return emulator
+
+    yield make
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def deck(make_deck: Callable[..., HyperDeckEmulator]) -> HyperDeckEmulator:
+    return make_deck()
+
+
+@pytest.fixture
+def make_driver() -> Iterator[Callable[..., HyperDeckDriver]]:
+    made: list[HyperDeckDriver] = []
+
+    def make(deck: HyperDeckEmulator, **settings: Any) -> HyperDeckDriver:
+        values: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": deck.port,
+            "ftp_port": deck.ftp_port,
+            "reconnect_delay": 0.2,
+            "connect_timeout": 2,
+            "command_timeout": 2,
+        }
+        values.update(settings)
+        spec = InputSpec(
+            name="deck",
+            agent="room-101",
+            driver="hyperdeck",
+            flavor="presenter/source",
+            settings=HyperDeckDriver.Settings(**values),
+        )
+        driver = HyperDeckDriver(spec)
+        made.append(driver)
+        return driver
+
+    yield make
+    for driver in made:
+        driver.close()
+
+
+@pytest.fixture
+def make_ctx(tmp_path: Path) -> Callable[..., CaptureContext]:
+    def make(
+        driver: Any, *, minutes: float = 1, title: str = "Lecture", segment: int = 0
+    ) -> CaptureContext:
+        now = datetime.now(UTC)
+        event = Event(
+            uid="event-1/../x",
+            start=now,
+            end=now + timedelta(minutes=minutes),
+            title=title,
+        )
+        directory = tmp_path / f"rec-{segment}"
+        directory.mkdir(exist_ok=True)
+        return CaptureContext(
+            recording_id="rec-1",
+            event=event,
+            input=driver.spec,
+            directory=directory,
+            segment=segment,
+            scheduled_end=event.end,
+            logger=logging.getLogger("test.capture"),
+        )
+
+    return make
