@@ -392,6 +392,13 @@ class IngestEndpoints:
 
     def _single_request(self, request: Request, user: str | None, wd: str | None,
                         parts: list[Part]) -> Response:
+        properties: dict[str, str] = {}
+        if wd is not None:
+            properties = {
+                p.name: p.value or "" for p in parts
+                if not p.is_file and p.name not in DC_TERMS
+                and p.name not in _SINGLE_REQUEST_CONTROL
+            }
         dc: dict[str, list[str]] = {}
         for p in parts:
             if p.name in DC_TERMS and p.value is not None and p.value != "":
@@ -454,13 +461,6 @@ class IngestEndpoints:
                 return bad_request(str(exc))
             mp.elements.append(self._store_text(mp_id, "catalog", "dublincore/series",
                                                 series_xml, "series.xml", base))
-        properties: dict[str, str] = {}
-        if wd is not None:
-            properties = {
-                p.name: p.value or "" for p in parts
-                if not p.is_file and p.name not in DC_TERMS
-                and p.name not in _SINGLE_REQUEST_CONTROL
-            }
         merged_dc = dict(episode_dc)
         merged_dc.update(dc)
         merged_dc["identifier"] = [mp_id]

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import time
+import zipfile
+from datetime import timedelta
+
+import pytest
+import requests
+
+from ocframe.testing import OpencastSimulator
+
+CA = ("ca", "ca-secret")
+ADMIN = ("admin", "opencast")
+
+
+def single(sim: OpencastSimulator, fields: list, wd: str | None = None) -> requests.Response:
+    url = f"{sim.url}/ingest/addMediaPackage" + (f"/{wd}" if wd else "")
+    return requests.post(url, files=fields, auth=CA, timeout=10)
+
+
+def test_single_request_ingest(sim: OpencastSimulator, now) -> None:
+    uid = sim.add_event("room-101", now, now + timedelta(hours=1), workflow="fast")
+    fields = [
+        ("title", (None, "Lecture")), ("creator", (None, "Prof")), ("identifier", (None, uid)),
+        ("isPartOf", (None, "series-1")), ("straightToPublishing", (None, "true")),
+        ("flavor", (None, "presenter/source")), ("BODY", ("a.mp4", b"aaaa", "video/mp4")),
+        ("tag", (None, "archive")),
+        ("flavor", (None, "presentation/source")), ("BODY", ("b.mp4", b"bbbbbb", "video/mp4")),
+    ]
+    r = single(sim, fields, wd="fast")
+    assert r.status_code == 200 and 'state="RUNNING"' in r.text
+    ingest = sim.wait_for_ingest(uid, timeout=1)
+    assert ingest is not None and ingest.method == "single" and ingest.mediapackage_id == uid
+    assert [(t.flavor, t.size) for t in ingest.tracks] == [("presenter/source", 4),
+                                                           ("presentation/source", 6)]
+    assert ingest.tracks[1].tags == ["archive"]
+    assert ingest.dublin_core["title"] == ["Lecture"] and ingest.properties == {
+        "straightToPublishing": "true"}
+    assert ingest.catalogs[0].flavor == "dublincore/episode"
+    # A workflow for this media package runs already.
+    assert single(sim, fields, wd="fast").status_code == 409
+    sim.finish_workflow(uid)
+    assert single(sim, fields).status_code == 200
+    assert sim.ingests[-1].properties == {}  # only the /{wd} form takes properties
+    assert sim.workflows_started(uid) == 2
+
+
+def test_single_request_rejections(sim: OpencastSimulator) -> None:
+    no_media = [("title", (None, "x")), ("flavor", (None, "a/b"))]
+    assert single(sim, no_media).status_code == 400
+    no_title = [("flavor", (None, "a/b")), ("BODY", ("a.mp4", b"a"))]
+    assert single(sim, no_title).status_code == 400
+    no_flavor = [("title", (None, "x")), ("BODY", ("a.mp4", b"a"))]
+    assert single(sim, no_flavor).status_code == 400
+
+
+MANIFEST = ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<mediapackage xmlns="http://mediapackage.opencastproject.org" id="{id}">'
+            '<media><track id="t1" type="presenter/source"><mimetype>video/mp4</mimetype>'
+            "<url>presenter.mp4</url></track></media><metadata/><attachments/></mediapackage>")
+
+
+def make_zip(mp_id: str, root: str = "") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(root + "manifest.xml", MANIFEST.format(id=mp_id))
+        archive.writestr(root + "presenter.mp4", b"zipped-video")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("root", ["", "package/"])
+def test_zipped_raw_body(sim: OpencastSimulator, now, root: str) -> None:
+    uid = sim.add_event("room-101", now, now + timedelta(hours=1))
+    r = requests.post(f"{sim.url}/ingest/addZippedMediaPackage/fast", data=make_zip(uid, root),
+                      headers={"Content-Type": "application/zip"}, auth=CA, timeout=10)
+    assert r.status_code == 200, r.headers
+    ingest = sim.wait_for_ingest(uid, timeout=1)
+    assert ingest is not None and ingest.method == "zipped"
+    (track,) = ingest.tracks
+    assert track.path is not None and track.path.read_bytes() == b"zipped-video"
+    assert track.md5 == hashlib.md5(b"zipped-video").hexdigest()
+
+
+def test_zipped_multipart_and_limit(sim: OpencastSimulator) -> None:
+    files = [("workflowDefinitionId", (None, "fast")), ("workflowInstanceId", (None, "wf-1")),
+             ("trimHold", (None, "true")), ("BODY", ("mp.zip", make_zip("mp-1")))]
+    r = requests.post(f"{sim.url}/ingest/addZippedMediaPackage", files=files, auth=CA, timeout=10)
+    assert r.status_code == 200
+    ingest = sim.ingests[-1]
+    assert ingest.workflow_instance_id == "wf-1" and ingest.properties == {"trimHold": "true"}
+    sim.ingest_limit_reached = True
+    r = requests.post(f"{sim.url}/ingest/addZippedMediaPackage", data=make_zip("mp-2"),
+                      auth=CA, timeout=10)
+    assert r.status_code == 503
+
+
+def test_zipped_bad_packages(sim: OpencastSimulator) -> None:
+    url = f"{sim.url}/ingest/addZippedMediaPackage"
+    assert requests.post(url, data=b"not a zip", auth=CA, timeout=5).status_code == 400
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("video.mp4", b"x")
+    assert requests.post(url, data=buffer.getvalue(), auth=CA, timeout=5).status_code == 400
+
+
+def test_chunked_upload(sim: OpencastSimulator) -> None:
+    mp = requests.get(f"{sim.url}/ingest/createMediaPackage", auth=CA, timeout=5).text
+    data = bytes(range(256)) * 40  # 10240 bytes: chunks of 4096, 4096, 2048
+    r = requests.post(f"{sim.url}/upload/newjob", auth=ADMIN, timeout=5, data={
+        "filename": "presenter.mp4", "filesize": len(data), "chunksize": 4096,
+        "flavor": "presenter/source", "mediapackage": mp})
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    job = r.text.strip()
+
+    def send(number: int, chunk: bytes, order: str = "normal") -> requests.Response:
+        fields = [("chunknumber", (None, str(number))), ("filedata", ("blob", chunk))]
+        if order == "reversed":
+            fields.reverse()
+        return requests.post(f"{sim.url}/upload/job/{job}", files=fields, auth=ADMIN, timeout=5)
+
+    assert send(0, data[:4096], "reversed").status_code == 400
+    assert send(1, data[4096:8192]).status_code == 400  # wrong order
+    assert send(0, data[:4000]).status_code == 400  # wrong size
+    assert send(0, data[:4096]).status_code == 200
+    status = requests.get(f"{sim.url}/upload/job/{job}.json", auth=ADMIN, timeout=5).json()
+    assert status["uploadjob"]["current-chunk"]["number"] == 0
+    assert send(1, data[4096:8192]).status_code == 200
+    assert send(2, data[8192:]).status_code == 200
+    assert sim.wait_for(lambda: sim.upload_job_states(job)[-1] == "COMPLETE", timeout=5)
+    assert "FINALIZING" in sim.upload_job_states(job)
+    status = requests.get(f"{sim.url}/upload/job/{job}.json", auth=ADMIN, timeout=5).json()
+    payload_mp = status["uploadjob"]["payload"]["mediapackage"]
+    assert 'type="presenter/source"' in payload_mp
+    assert hashlib.md5(data).hexdigest() in payload_mp
+    r = requests.post(f"{sim.url}/ingest/ingest", data={"mediaPackage": payload_mp},
+                      auth=ADMIN, timeout=5)
+    assert r.status_code == 200
+    track = sim.ingests[-1].tracks[0]
+    assert track.path is not None and track.path.read_bytes() == data
+    assert requests.get(f"{sim.url}/upload/job/nope.json", auth=ADMIN,
+                        timeout=5).status_code == 404
+
+
+def test_wait_for_uses_notifications(sim: OpencastSimulator) -> None:
+    started = time.monotonic()
+    assert not sim.wait_for(lambda: False, timeout=0.05)
+    assert time.monotonic() - started < 1
+    assert re.match(r"http://127\.0\.0\.1:\d+$", sim.url)
