@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from ocframe import CaptureContext, Event, InputSpec
 from ocframe_driver_blackmagic.hyperdeck import HyperDeckDriver
 from ocframe_driver_blackmagic.hyperdeck_emulator import HyperDeckEmulator
+
+from ocframe import CaptureContext, Event, InputSpec
 
 
 @pytest.fixture

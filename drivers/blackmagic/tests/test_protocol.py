@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-
 from ocframe_driver_blackmagic.client import (
     HyperDeckClient,
     HyperDeckCommandError,
