@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,24 +62,49 @@ def _new_spool_path(spool_dir: Path) -> Path:
 
 
 class _FileSink:
+    """Writes a file while a helper thread computes its MD5.
+
+    hashlib and file writes both release the GIL on large buffers, so hashing
+    in parallel keeps an upload close to disk speed; the bounded queue keeps
+    memory constant.
+    """
+
+    _DONE = b""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.handle = open(path, "wb")  # noqa: SIM115 - closed in finish()/abort()
         self.size = 0
         self.digest = hashlib.md5()
+        self._queue: queue.Queue[bytes] = queue.Queue(maxsize=8)
+        self._hasher = threading.Thread(target=self._hash, daemon=True)
+        self._hasher.start()
+
+    def _hash(self) -> None:
+        while True:
+            data = self._queue.get()
+            if data is self._DONE:
+                return
+            self.digest.update(data)
 
     def write(self, data: bytes) -> None:
         if data:
             self.handle.write(data)
-            self.digest.update(data)
+            self._queue.put(data)
             self.size += len(data)
+
+    def _stop_hasher(self) -> None:
+        self._queue.put(self._DONE)
+        self._hasher.join()
 
     def finish(self) -> tuple[int, str]:
         self.handle.close()
+        self._stop_hasher()
         return self.size, self.digest.hexdigest()
 
     def abort(self) -> None:
         self.handle.close()
+        self._stop_hasher()
         self.path.unlink(missing_ok=True)
 
 
