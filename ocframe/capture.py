@@ -1,0 +1,269 @@
+"""Running one recording: one supervising thread per input.
+
+Each input's thread prepares and starts its driver, polls the capture about
+once a second, restarts it into a new segment when it ends before the
+scheduled end (a camera reboot, a crashed process), stops it at the end,
+and collects its tracks. Every segment is written to the recording store
+before it starts and after it ends, so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .driver import CaptureHandle, Driver
+from .errors import CaptureError
+from .model import CaptureContext, Event, InputSpec, Track
+from .store import RecordingStore
+
+if TYPE_CHECKING:
+    from .events import EventBus
+
+log = logging.getLogger("ocframe.capture")
+
+POLL_INTERVAL = 0.5
+RESTART_BACKOFF_MAX = 10.0
+
+
+class DeviceGate:
+    """One capture at a time per input: the next event's capture waits until
+    the previous one on the same device has stopped (a V4L2 device opens once)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._owner: object | None = None
+
+    def acquire(self, owner: object, cancelled: threading.Event, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._owner is not None and self._owner is not owner:
+                if cancelled.is_set() or time.monotonic() > deadline:
+                    return False
+                self._cond.wait(0.05)
+            self._owner = owner
+            return True
+
+    def release(self, owner: object) -> None:
+        with self._cond:
+            if self._owner is owner:
+                self._owner = None
+                self._cond.notify_all()
+
+
+@dataclass
+class InputOutcome:
+    tracks: list[Track] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    permanent: bool = False
+
+
+class InputCapture:
+    """Supervises one input of one recording, segment after segment."""
+
+    def __init__(
+        self,
+        run: RecordingRun,
+        driver: Driver,
+        spec: InputSpec,
+        gate: DeviceGate,
+        first_segment: int,
+    ) -> None:
+        self.run = run
+        self.driver = driver
+        self.spec = spec
+        self.gate = gate
+        self.segment = first_segment
+        self.outcome = InputOutcome()
+        self.log = logging.getLogger(f"ocframe.capture.{spec.agent}.{spec.name}")
+        self.thread = threading.Thread(
+            target=self._main, name=f"capture-{spec.agent}-{spec.name}", daemon=True
+        )
+
+    def _main(self) -> None:
+        try:
+            self._supervise()
+        except Exception as exc:
+            self.log.exception("input %s failed", self.spec.name)
+            self.outcome.errors.append(f"{self.spec.name}: internal error: {exc!r}")
+        finally:
+            self.gate.release(self)
+            self.run.input_done(self)
+
+    def _supervise(self) -> None:
+        run = self.run
+        if not self.gate.acquire(self, run.stop_requested, timeout=max(run.seconds_left(), 1.0)):
+            self.outcome.errors.append(f"{self.spec.name}: device still busy with another capture")
+            return
+        restarts = 0
+        first = True
+        while not run.stop_requested.is_set() and run.seconds_left() > 0:
+            directory = run.directory / self.spec.name / f"segment-{self.segment:03d}"
+            directory.mkdir(parents=True, exist_ok=True)
+            ctx = CaptureContext(
+                recording_id=run.recording_id,
+                event=run.event,
+                input=self.spec,
+                directory=directory,
+                segment=self.segment,
+                scheduled_end=run.end,
+                logger=self.log,
+            )
+            run.store.begin_segment(run.recording_id, self.spec.name, self.segment, directory)
+            handle: CaptureHandle | None = None
+            error: str | None = None
+            ended_early = False
+            try:
+                if first:
+                    self.driver.prepare(ctx)
+                handle = self.driver.start(ctx)
+                run.started_at.setdefault(self.spec.name, time.time())
+                run.bus.emit(
+                    "ocframe_capture_started", agent=self.spec.agent,
+                    recording_id=run.recording_id, event=run.event,
+                    input_name=self.spec.name, segment=self.segment,
+                )
+                ended_early = self._watch(handle)
+            except CaptureError as exc:
+                error = exc.reason
+                self.outcome.permanent = exc.permanent
+            first = False
+            tracks: list[Track] = []
+            if handle is not None:
+                if not ended_early:
+                    self._stop(handle)
+                # Free the device before the (possibly slow) collection of files.
+                self.gate.release(self)
+                try:
+                    tracks = handle.tracks()
+                except CaptureError as exc:
+                    error = error or exc.reason
+            if ended_early and error is None and handle is not None:
+                error = f"ended before the scheduled end: {handle.poll()}"
+            run.store.end_segment(run.recording_id, self.spec.name, self.segment, tracks, error)
+            run.bus.emit(
+                "ocframe_capture_stopped", agent=self.spec.agent, recording_id=run.recording_id,
+                event=run.event, input_name=self.spec.name, segment=self.segment,
+                tracks=tracks, error=error,
+            )
+            self.outcome.tracks.extend(tracks)
+            if error:
+                self.log.warning("%s segment %d: %s", self.spec.name, self.segment, error)
+                self.outcome.errors.append(f"{self.spec.name} segment {self.segment}: {error}")
+                run.note(f"{self.spec.name}: {error}")
+            if not error and not ended_early:
+                return
+            if self.outcome.permanent or restarts >= run.max_restarts:
+                return
+            restarts += 1
+            self.segment += 1
+            backoff = min(RESTART_BACKOFF_MAX, 0.5 * 2 ** (restarts - 1))
+            if run.stop_requested.wait(min(backoff, max(run.seconds_left(), 0))):
+                return
+            left = max(run.seconds_left(), 0.1)
+            if not self.gate.acquire(self, run.stop_requested, timeout=left):
+                return
+
+    def _watch(self, handle: CaptureHandle) -> bool:
+        """Wait for the stop request; True if the capture ended on its own."""
+        while not self.run.stop_requested.wait(POLL_INTERVAL):
+            if handle.poll() is not None:
+                return True
+            stall = self.run.stall_timeout
+            if stall and handle.stalled_for() > stall:
+                self.log.warning("%s: no progress for %.0f s, restarting the capture",
+                                 self.spec.name, handle.stalled_for())
+                self._stop(handle)
+                return True
+        return False
+
+    def _stop(self, handle: CaptureHandle) -> None:
+        try:
+            handle.stop()
+        except Exception:
+            self.log.exception("%s: stop failed", self.spec.name)
+
+
+class RecordingRun:
+    """All inputs of one recording, from the scheduled start to the end."""
+
+    def __init__(
+        self,
+        *,
+        recording_id: str,
+        event: Event,
+        end: datetime,
+        directory: Path,
+        store: RecordingStore,
+        bus: EventBus,
+        on_done: Callable[[RecordingRun], None],
+        max_restarts: int,
+        stall_timeout: float = 0.0,
+    ) -> None:
+        self.recording_id = recording_id
+        self.event = event
+        self.end = end
+        self.directory = directory
+        self.store = store
+        self.bus = bus
+        self.on_done = on_done
+        self.max_restarts = max_restarts
+        self.stall_timeout = stall_timeout
+        self.stop_requested = threading.Event()
+        self.inputs: list[InputCapture] = []
+        self.started_at: dict[str, float] = {}
+        self.notes: list[str] = []
+        self._lock = threading.Lock()
+        self._remaining = 0
+
+    def add_input(self, driver: Driver, spec: InputSpec, gate: DeviceGate, segment: int) -> None:
+        self.inputs.append(InputCapture(self, driver, spec, gate, segment))
+
+    def start(self) -> None:
+        self._remaining = len(self.inputs)
+        for ic in self.inputs:
+            ic.thread.start()
+
+    def seconds_left(self) -> float:
+        return (self.end - datetime.now(UTC)).total_seconds()
+
+    def set_end(self, end: datetime) -> None:
+        self.end = end
+
+    def request_stop(self) -> None:
+        self.stop_requested.set()
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.notes.append(text)
+
+    def input_done(self, ic: InputCapture) -> None:
+        with self._lock:
+            self._remaining -= 1
+            last = self._remaining == 0
+        if last:
+            self.on_done(self)
+
+    def join(self, timeout: float | None = None) -> None:
+        for ic in self.inputs:
+            ic.thread.join(timeout)
+
+    @property
+    def tracks(self) -> list[Track]:
+        return [t for ic in self.inputs for t in ic.outcome.tracks]
+
+    @property
+    def errors(self) -> list[str]:
+        return [e for ic in self.inputs for e in ic.outcome.errors]
+
+    @property
+    def permanent_failure(self) -> bool:
+        return bool(self.inputs) and all(
+            ic.outcome.permanent and not ic.outcome.tracks for ic in self.inputs
+        )

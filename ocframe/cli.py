@@ -1,0 +1,310 @@
+"""The ``ocframe`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import __version__
+from .config import OcframeConfig, load_config
+from .errors import ConfigError, CoreError, OcframeError, PluginError
+from .plugins import commands as plugin_commands
+
+DEFAULT_CONFIG = "/etc/ocframe/ocframe.toml"
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return Path(args.config or os.environ.get("OCFRAME_CONFIG") or DEFAULT_CONFIG)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # urllib3 logs every retry and connection; ours say what matters.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    logging.getLogger("watchdog").setLevel(logging.WARNING)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .reload import ConfigWatcher
+    from .runtime import Service
+    from .systemd import notify, start_watchdog
+
+    path = _config_path(args)
+    config = load_config(path)
+    _setup_logging(args.log_level or config.log_level)
+    service = Service(config)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    service.start()
+    watcher = None
+    if not args.no_reload:
+        watcher = ConfigWatcher(path, service.apply_config)
+        watcher.start()
+    start_watchdog(service.alive, stop)
+    notify("READY=1\nSTATUS=running " + ", ".join(service.agents))
+    logging.getLogger("ocframe").info(
+        "ocframe %s running agent(s) %s against %s", __version__, ", ".join(service.agents),
+        config.core.url,
+    )
+    stop.wait()
+    notify("STOPPING=1")
+    if watcher:
+        watcher.stop()
+    service.stop()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .opencast.registry import CAPTURE_ADMIN, INGEST, SCHEDULER
+    from .runtime import load_plugins, validate_against_plugins
+
+    path = _config_path(args)
+    ok = True
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"config      FAIL  {exc}")
+        return 2
+    print(f"config      ok    {path}")
+    plugins = load_plugins(config)
+    for p in plugins.problems:
+        print(f"plugin      WARN  {p.kind} {p.name} ({p.origin}): {p.reason}")
+    try:
+        validate_against_plugins(config, plugins)
+        print("plugins     ok    every input's driver and every ingest method is installed")
+    except ConfigError as exc:
+        print(f"plugins     FAIL  {exc}")
+        return 2
+    from .opencast.client import OpencastClient
+
+    client = OpencastClient(config.core)
+    for stype in (CAPTURE_ADMIN, SCHEDULER, INGEST):
+        try:
+            url = client.registry.lookup(stype)
+            print(f"core        ok    {stype} at {url}")
+        except CoreError as exc:
+            ok = False
+            print(f"core        FAIL  {stype}: {exc.reason}")
+    for agent in config.agents:
+        try:
+            client.fetch_calendar(agent.name, int(time.time() * 1000), None)
+            print(f"core        ok    user {config.core.user!r} may read {agent.name}'s calendar")
+        except CoreError as exc:
+            ok = False
+            print(f"core        FAIL  {exc.reason}")
+    client.close()
+    from .ffmpeg import find_ffmpeg, find_ffprobe
+    from .model import InputSpec
+
+    tools = {"ffmpeg": find_ffmpeg(config.tools.ffmpeg)}
+    probe = find_ffprobe(config.tools.ffprobe)
+    if probe:
+        tools["ffprobe"] = probe
+    rows: list[tuple[str, str, str, str, str]] = []
+    for agent in config.agents:
+        for inp in agent.inputs:
+            cls = plugins.driver(inp.driver)
+            spec = InputSpec(inp.name, agent.name, inp.driver, inp.flavor,
+                             cls.Settings(**inp.settings), tools)
+            try:
+                results = cls(spec).check()
+            except Exception as exc:
+                results = []
+                rows.append((agent.name, inp.name, inp.driver, "FAIL", f"check crashed: {exc!r}"))
+            for r in results:
+                rows.append((agent.name, inp.name, inp.driver, "ok" if r.ok else "FAIL",
+                             f"{r.name}: {r.detail}" if r.detail else r.name))
+                ok = ok and r.ok
+    if rows:
+        widths = [max(len(r[i]) for r in [*rows, ("agent", "input", "driver", "", "")])
+                  for i in range(4)]
+        print()
+        print(f"{'agent':<{widths[0]}}  {'input':<{widths[1]}}  {'driver':<{widths[2]}}  "
+              f"{'':<{widths[3]}}  check")
+        for r in rows:
+            print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
+                  f"{r[3]:<{widths[3]}}  {r[4]}")
+    print()
+    print("all checks passed" if ok else "some checks FAILED")
+    return 0 if ok else 1
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .plugins import PluginRegistry
+
+    reg = PluginRegistry()
+    modules: list[str] = []
+    if args.config:
+        try:
+            modules = load_config(Path(args.config)).plugins.modules
+        except ConfigError as exc:
+            print(f"(config not read: {exc})", file=sys.stderr)
+    reg.load(modules)
+    for title, table in (("drivers", reg.drivers), ("ingest methods", reg.strategies),
+                         ("plugins", reg.plugins)):
+        print(f"{title}:")
+        for name, loaded in sorted(table.items()):
+            obj = loaded.obj
+            where = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+            print(f"  {name:<16} {loaded.origin:<36} {where.strip('.')}")
+        if not table:
+            print("  (none)")
+    cmds = plugin_commands()
+    print("commands:")
+    for name, ep in sorted(cmds.items()):
+        origin = f"{ep.dist.name} {ep.dist.version}" if ep.dist else ""
+        print(f"  {name:<16} {origin:<36} {ep.value}")
+    if not cmds:
+        print("  (none)")
+    if reg.problems:
+        print("problems:")
+        for p in reg.problems:
+            print(f"  {p.kind} {p.name} ({p.origin}): {p.reason}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    config = load_config(_config_path(args))
+    print(json.dumps(config.masked(), indent=2))
+    return 0
+
+
+def cmd_recordings(args: argparse.Namespace) -> int:
+    from .model import RecordingState
+    from .store import RecordingStore
+
+    config: OcframeConfig = load_config(_config_path(args))
+    store = RecordingStore(config.storage.directory / "recordings.db")
+    if args.action == "list":
+        recs = store.list()
+        for r in recs:
+            print(f"{r.id:<40} {r.agent:<14} {r.state:<17} {r.event.start:%Y-%m-%d %H:%M} "
+                  f"{r.event.title[:40]}")
+        if not recs:
+            print("no recordings")
+        return 0
+    if not args.id:
+        print("a recording id is required", file=sys.stderr)
+        return 2
+    rec = store.get(args.id)
+    if rec is None:
+        print(f"no recording {args.id!r}", file=sys.stderr)
+        return 1
+    if args.action == "show":
+        print(f"id:        {rec.id}\nagent:     {rec.agent}\ntitle:     {rec.event.title}")
+        print(f"scheduled: {rec.event.start.isoformat()} - {rec.event.end.isoformat()}")
+        print(f"state:     {rec.state}\ndirectory: {rec.directory}")
+        if rec.error:
+            print(f"error:     {rec.error}")
+        print("segments:")
+        for s in store.segments(rec.id):
+            files = ", ".join(f"{t.path.name} ({t.flavor})" for t in s.tracks) or "-"
+            print(f"  {s.input} #{s.segment}: {files}{'  error: ' + s.error if s.error else ''}")
+        print("states:")
+        for at, state, detail in store.history(rec.id):
+            print(f"  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))} {state}"
+                  f"{'  ' + detail if detail else ''}")
+        print("uploads:")
+        for a in store.attempts(rec.id):
+            outcome = a["outcome"] or "running"
+            print(f"  #{a['attempt']} {a['method']} {outcome} {a['detail'] or ''}")
+        return 0
+    if args.action == "retry":
+        if rec.state == RecordingState.CAPTURING:
+            print("still capturing; it will be uploaded when it ends", file=sys.stderr)
+            return 1
+        store.reset_attempts(rec.id)
+        store.set_state(rec.id, RecordingState.CAPTURE_FINISHED, "operator asked to re-ingest")
+        print(f"{rec.id} queued for upload; a running agent picks it up within seconds")
+        return 0
+    if args.action == "delete":
+        if rec.state not in (RecordingState.UPLOAD_FINISHED, RecordingState.UPLOAD_ERROR,
+                             RecordingState.CAPTURE_ERROR) and not args.force:
+            print(f"{rec.id} is {rec.state}, not yet ingested; add --force to delete it anyway",
+                  file=sys.stderr)
+            return 1
+        store.delete(rec.id)
+        print(f"{rec.id} deleted with its files")
+        return 0
+    return 2
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(seconds=args.seconds, lead=args.lead, method=args.method, keep=args.keep)
+
+
+def cmd_simulator(args: argparse.Namespace, rest: list[str]) -> int:
+    from .testing.cli import main as simulator_main
+
+    return simulator_main(rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocframe", description="Opencast capture agent")
+    parser.add_argument("--version", action="version", version=f"ocframe {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("-c", "--config", help=f"config file (default $OCFRAME_CONFIG or "
+                                              f"{DEFAULT_CONFIG})")
+        return p
+
+    p = with_config(sub.add_parser("run", help="run the agent(s)"))
+    p.add_argument("--log-level")
+    p.add_argument("--no-reload", action="store_true", help="do not watch the config file")
+    with_config(sub.add_parser("check", help="validate config, plugins, core and inputs"))
+    with_config(sub.add_parser("plugins", help="list drivers, ingest methods and plugins"))
+    with_config(sub.add_parser("config", help="print the effective config, secrets masked"))
+    p = with_config(sub.add_parser("recordings", help="list, show, retry or delete recordings"))
+    p.add_argument("action", choices=["list", "show", "retry", "delete"])
+    p.add_argument("id", nargs="?")
+    p.add_argument("--force", action="store_true")
+    p = sub.add_parser("demo", help="a full cycle against the embedded simulator")
+    p.add_argument("--seconds", type=float, default=6.0, help="length of the demo event")
+    p.add_argument("--lead", type=float, default=4.0, help="seconds until the event starts")
+    p.add_argument("--method", default="multirequest", help="ingest method")
+    p.add_argument("--keep", help="keep the recordings in this directory")
+    sub.add_parser("simulator", help="run the Opencast core simulator", add_help=False)
+    for name in plugin_commands():
+        sub.add_parser(name, help="(plugin command)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = plugin_commands()
+    if argv and argv[0] == "simulator":
+        return cmd_simulator(argparse.Namespace(), argv[1:])
+    if argv and argv[0] in extra:
+        return int(extra[argv[0]].load()(argv[1:]) or 0)
+    args = build_parser().parse_args(argv)
+    handlers = {
+        "run": cmd_run, "check": cmd_check, "plugins": cmd_plugins, "config": cmd_config,
+        "recordings": cmd_recordings, "demo": cmd_demo,
+    }
+    try:
+        return handlers[args.command](args)
+    except ConfigError as exc:
+        print(f"ocframe: {exc}", file=sys.stderr)
+        return 2
+    except (PluginError, OcframeError) as exc:
+        print(f"ocframe: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

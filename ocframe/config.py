@@ -1,0 +1,374 @@
+"""Configuration: one TOML file, ``OCFRAME_*`` environment variables, and a
+separate secrets file.
+
+The pydantic models below are the single source of defaults and validation
+(docs/configuration.md is written from them). The environment wins over the
+file (``OCFRAME_CORE__URL`` overrides ``[core] url``). Secrets never live in
+the main file: a secret field there must be a reference ``"${NAME}"``,
+resolved from the environment or from the secrets file, whose permissions
+are checked because it holds passwords.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import ConfigError
+
+_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_FLAVOR = r"^[^/\s]+/[^/\s]+$"
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CoreConfig(_Model):
+    """How to reach and authenticate against the Opencast core."""
+
+    url: str = "http://localhost:8080"
+    #: ``basic``: any Opencast user with ROLE_CAPTURE_AGENT (managed in the admin UI;
+    #: recommended). ``digest``: a digest user such as opencast_system_account.
+    auth: Literal["basic", "digest"] = "basic"
+    user: str = "admin"
+    password: SecretStr | None = None
+    #: Verify TLS certificates (always, unless ``insecure``).
+    ca_bundle: Path | None = None
+    insecure: bool = False
+    timeout: float = Field(30.0, gt=0, description="seconds for small requests")
+    #: Per-service overrides of the service registry: service type -> base URL.
+    services: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+
+class IngestConfig(_Model):
+    """How an agent uploads its recordings."""
+
+    #: An ingest strategy name (``ocframe plugins`` lists them).
+    method: str = "multirequest"
+    #: Strategy-specific settings, validated by the strategy.
+    settings: dict[str, Any] = Field(default_factory=dict)
+    #: Workflow used when an event names none.
+    workflow: str | None = None
+    #: ``mediapackage_id``: media package id = event UID (current cores).
+    #: ``workflow_instance_id``: legacy link through ``workflowInstanceId``.
+    link: Literal["mediapackage_id", "workflow_instance_id"] = "mediapackage_id"
+    #: Opencast <= 3.x: ingest the calendar's episode/series catalogs unchanged.
+    legacy_catalogs: bool = False
+    #: Delete a recording's files once the core confirmed the ingest.
+    delete_after_upload: bool = False
+
+
+class InputConfig(_Model):
+    """One input of an agent: a camera, a screen grabber, a microphone."""
+
+    name: str = Field(pattern=_NAME)
+    driver: str
+    flavor: str = Field("presenter/source", pattern=_FLAVOR)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class CalendarConfig(_Model):
+    poll_interval: float = Field(60.0, gt=0, description="seconds between calendar polls")
+    lookahead: float = Field(14 * 86400.0, gt=0, description="seconds: the cutoff")
+
+
+class AgentConfig(_Model):
+    """One capture agent (a room). One process may run many."""
+
+    name: str = Field(pattern=_NAME)
+    #: URL of this agent's own web interface, told to the core.
+    address: str | None = None
+    inputs: list[InputConfig] = Field(min_length=1)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
+    preroll: float = Field(0.0, ge=0, description="seconds to start before DTSTART")
+    postroll: float = Field(0.0, ge=0, description="seconds to stop after DTEND")
+    heartbeat_interval: float = Field(60.0, gt=0)
+    capabilities_interval: float = Field(600.0, gt=0)
+    capabilities_format: Literal["xml", "json"] = "xml"
+    #: Restart a capture that ends early, at most this many times per recording.
+    max_restarts: int = Field(20, ge=0)
+
+    @model_validator(mode="after")
+    def _unique_inputs(self) -> AgentConfig:
+        seen: set[str] = set()
+        for i in self.inputs:
+            if i.name in seen:
+                raise ValueError(f"input name {i.name!r} is used twice")
+            seen.add(i.name)
+        return self
+
+
+class StorageConfig(_Model):
+    #: Recordings, the recording store and the schedule cache live here.
+    directory: Path = Path("/var/lib/ocframe")
+    #: Warn (and report in capabilities) below this many MiB free.
+    min_free_mib: int = Field(2048, ge=0)
+
+
+class IngestQueueConfig(_Model):
+    concurrency: int = Field(1, ge=1, le=16)
+    max_attempts: int = Field(12, ge=1)
+    backoff_initial: float = Field(30.0, gt=0)
+    backoff_max: float = Field(3600.0, gt=0)
+
+
+class PluginsConfig(_Model):
+    #: Extra plugin modules to load (importable names), besides entry points.
+    modules: list[str] = Field(default_factory=list)
+    #: Entry point names not to load.
+    disabled: list[str] = Field(default_factory=list)
+
+
+class ToolsConfig(_Model):
+    ffmpeg: str | None = None
+    ffprobe: str | None = None
+
+
+class OcframeConfig(BaseSettings):
+    """The whole configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OCFRAME_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    core: CoreConfig = Field(default_factory=CoreConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    ingest_queue: IngestQueueConfig = Field(default_factory=IngestQueueConfig)
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    log_level: str = "INFO"
+    secrets_file: Path | None = None
+    agents: list[AgentConfig] = Field(min_length=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: an operator's override beats the file.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _unique_agents(self) -> OcframeConfig:
+        names = [a.name for a in self.agents]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"agent names must be unique: {', '.join(sorted(dupes))}")
+        return self
+
+    # Filled by load_config: where the config came from and which raw values
+    # were secret references (so drivers' SecretStr fields can be checked).
+    _source: Path | None = None
+    _secret_refs: frozenset[tuple[Any, ...]] = frozenset()
+    _raw: dict[str, Any] = {}
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    def agent(self, name: str) -> AgentConfig:
+        for a in self.agents:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration as plain data with every secret masked."""
+        return _mask(self.model_dump(mode="json"))
+
+
+def _mask(data: Any, key: str = "") -> Any:
+    if isinstance(data, dict):
+        return {k: _mask(v, k) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_mask(v, key) for v in data]
+    if data and _is_secret_key(key):
+        return "***"
+    return data
+
+
+def _is_secret_key(key: str) -> bool:
+    k = key.lower()
+    return any(word in k for word in ("password", "secret", "token", "passphrase"))
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+def load_config(path: Path | str) -> OcframeConfig:
+    """Read, resolve and validate a config file. Raises :class:`ConfigError`
+    naming the file, the key and the reason."""
+    path = Path(path)
+    env = os.environ
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+
+    secrets_path = _secrets_path(raw, path, env)
+    secrets = _read_secrets(secrets_path) if secrets_path else {}
+    if isinstance(secrets.get("core"), dict):
+        core = raw.setdefault("core", {})
+        if isinstance(core, dict):
+            for k, v in secrets["core"].items():
+                core.setdefault(k, f"${{__secrets_core_{k}}}")
+                secrets[f"__secrets_core_{k}"] = v
+    refs: set[tuple[Any, ...]] = set()
+    resolved = _resolve(raw, (), env, secrets, refs, path)
+    _check_literal_secret(resolved, raw, refs, ("core", "password"), path)
+    try:
+        config = OcframeConfig(**resolved)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc, resolved)) from None
+    config._source = path
+    config._secret_refs = frozenset(refs)
+    config._raw = raw
+    return config
+
+
+def _secrets_path(raw: dict[str, Any], config_path: Path, env: Mapping[str, str]) -> Path | None:
+    value = env.get("OCFRAME_SECRETS_FILE") or raw.get("secrets_file")
+    if value:
+        p = Path(value)
+        return p if p.is_absolute() else config_path.parent / p
+    default = config_path.parent / "secrets.toml"
+    return default if default.exists() else None
+
+
+def _read_secrets(path: Path) -> dict[str, Any]:
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"{path}: secrets file cannot be read: {exc}") from exc
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise ConfigError(
+            f"{path}: secrets file is readable by other users (mode {stat.S_IMODE(mode):o});"
+            f" run: chmod 600 {path}"
+        )
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: secrets file is not valid TOML: {exc}") from exc
+
+
+def _resolve(
+    node: Any,
+    where: tuple[Any, ...],
+    env: Mapping[str, str],
+    secrets: Mapping[str, Any],
+    refs: set[tuple[Any, ...]],
+    path: Path,
+) -> Any:
+    if isinstance(node, dict):
+        return {k: _resolve(v, (*where, k), env, secrets, refs, path) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, (*where, i), env, secrets, refs, path) for i, v in enumerate(node)]
+    if isinstance(node, str):
+        m = _REF.match(node)
+        if m:
+            name = m.group(1)
+            refs.add(where)
+            if name in env:
+                return env[name]
+            if name in secrets and isinstance(secrets[name], str | int | float):
+                return str(secrets[name])
+            raise ConfigError(
+                f"{path}: {_dotted(where)}: ${{{name}}} is set neither in the environment"
+                " nor in the secrets file"
+            )
+    return node
+
+
+def _check_literal_secret(
+    resolved: dict[str, Any],
+    raw: dict[str, Any],
+    refs: set[tuple[Any, ...]],
+    where: tuple[Any, ...],
+    path: Path,
+) -> None:
+    node: Any = raw
+    for part in where:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if node not in (None, "") and where not in refs:
+        raise ConfigError(
+            f"{path}: {_dotted(where)}: secrets may not be written in the config file;"
+            ' write "${NAME}" and set NAME in the environment or the secrets file'
+        )
+
+
+def check_driver_secrets(config: OcframeConfig, agent_index: int, input_index: int,
+                         secret_fields: list[str]) -> None:
+    """Refuse literal values for a driver's secret settings (SecretStr fields)."""
+    raw = config._raw
+    source = config.source or Path("<config>")
+    for fname in secret_fields:
+        where = ("agents", agent_index, "inputs", input_index, "settings", fname)
+        _check_literal_secret({}, raw, set(config._secret_refs), where, source)
+
+
+def _dotted(where: tuple[Any, ...]) -> str:
+    out = ""
+    for part in where:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _describe(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        lines.append(f"  {_dotted(loc) or '(top level)'}{_agent_hint(loc, data)}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _agent_hint(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    if len(loc) >= 2 and loc[0] == "agents" and isinstance(loc[1], int):
+        try:
+            return f" (agent {data['agents'][loc[1]]['name']!r})"
+        except (KeyError, IndexError, TypeError):
+            return ""
+    return ""
+
+
+def iter_inputs(config: OcframeConfig) -> Iterator[tuple[int, AgentConfig, int, InputConfig]]:
+    for ai, agent in enumerate(config.agents):
+        for ii, inp in enumerate(agent.inputs):
+            yield ai, agent, ii, inp

@@ -1,0 +1,199 @@
+"""HTTP to the core: one session per core, authentication, and turning the
+core's answers into clear errors.
+
+Redirects are never followed: the core answers an unauthenticated request
+with a 302 to its login page, and following it would look like success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import requests
+from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
+
+from .. import __version__
+from ..config import CoreConfig
+from ..errors import AuthError, CoreError
+from .multipart import FilePart, MultipartBody, Part, TextPart
+
+log = logging.getLogger("ocframe.core")
+
+# Timeouts for uploads: connect quickly, but the core may take long to answer
+# after a large body (it stores the file before replying).
+UPLOAD_READ_TIMEOUT_MIN = 300.0
+UPLOAD_READ_SECONDS_PER_GIB = 120.0
+
+
+class CoreSession:
+    """A pooled, authenticated HTTP session to one Opencast core."""
+
+    def __init__(self, core: CoreConfig) -> None:
+        self.core = core
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"ocframe/{__version__}"
+        self.session.max_redirects = 0
+        if core.insecure:
+            log.warning(
+                "TLS CERTIFICATE VERIFICATION IS OFF for %s (core.insecure = true):"
+                " anyone on the network can impersonate the core", core.url
+            )
+            self.session.verify = False
+        elif core.ca_bundle:
+            self.session.verify = str(core.ca_bundle)
+        password = core.password.get_secret_value() if core.password else ""
+        self.auth: AuthBase
+        if core.auth == "digest":
+            self.session.headers["X-Requested-Auth"] = "Digest"
+            self.auth = HTTPDigestAuth(core.user, password)
+        else:
+            self.auth = HTTPBasicAuth(core.user, password)
+        self.session.auth = self.auth
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: float | tuple[float, float] | None = None,
+        expect: Sequence[int] = (200,),
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send a request; return the response if its status is in ``expect``.
+
+        Raises :class:`AuthError` for 401/403/login redirects (naming the user
+        and endpoint, never the password) and :class:`CoreError` otherwise.
+        """
+        endpoint = url.split("?", 1)[0]
+        try:
+            resp = self.session.request(
+                method,
+                url,
+                timeout=timeout or self.core.timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise CoreError(
+                f"{method} {endpoint}: TLS verification failed ({exc.__class__.__name__});"
+                " set core.ca_bundle for a private CA", retryable=True
+            ) from None
+        except requests.RequestException as exc:
+            raise CoreError(f"{method} {endpoint}: {_short(exc)}") from None
+        if resp.status_code in expect:
+            return resp
+        self.raise_for(resp, method, endpoint)
+        raise AssertionError("unreachable")
+
+    def raise_for(self, resp: requests.Response, method: str, endpoint: str) -> None:
+        status = resp.status_code
+        user = self.core.user
+        if 300 <= status < 400:
+            location = resp.headers.get("Location", "")
+            if "login" in location.lower():
+                raise AuthError(
+                    f"{method} {endpoint}: the core redirected to its login page, so user"
+                    f" {user!r} was not authenticated (core.auth = {self.core.auth!r};"
+                    " a digest user needs core.auth = 'digest', an admin-UI user 'basic')",
+                    status=status,
+                )
+            raise CoreError(f"{method} {endpoint}: unexpected redirect to {location}",
+                            status=status)
+        if status == 401:
+            raise AuthError(
+                f"{method} {endpoint}: user {user!r} was rejected (401): wrong user or password,"
+                f" or not a {self.core.auth} user",
+                status=status,
+            )
+        if status == 403:
+            raise AuthError(
+                f"{method} {endpoint}: user {user!r} lacks the role for this endpoint (403);"
+                " capture agents need ROLE_CAPTURE_AGENT (or ROLE_ADMIN)",
+                status=status,
+            )
+        body = resp.text[:200].strip().replace("\n", " ") if resp.content else ""
+        raise CoreError(
+            f"{method} {endpoint}: HTTP {status}{': ' + body if body else ''}",
+            status=status,
+            retryable=status >= 500 or status in (408, 429),
+        )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    # urllib3 wraps the root cause several times; the last part is the useful one.
+    if "Caused by" in text:
+        text = text.rsplit("Caused by", 1)[1].strip(" ()'\"")
+    return f"{exc.__class__.__name__}: {text[:200]}"
+
+
+class ServiceHttp:
+    """HTTP helpers bound to one service's base URL (what ingest strategies get)."""
+
+    def __init__(self, core: CoreSession, base_url: str) -> None:
+        self.core = core
+        self.base_url = base_url.rstrip("/")
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.core.request("GET", self.url(path), **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.core.request("PUT", self.url(path), **kwargs)
+
+    def post_form(
+        self, path: str, fields: Sequence[tuple[str, str]] | Mapping[str, str], **kwargs: Any
+    ) -> requests.Response:
+        return self.core.request("POST", self.url(path), data=fields, **kwargs)
+
+    def post_multipart(
+        self,
+        path: str,
+        parts: Sequence[Part],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        rate_limit: float | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """POST a streamed multipart body; parts are sent in the order given."""
+        body = MultipartBody(parts, progress=progress, rate_limit=rate_limit)
+        try:
+            return self.post_body(path, body, body.content_type, len(body), **kwargs)
+        finally:
+            body.close()
+
+    def post_body(
+        self, path: str, body: Any, content_type: str, length: int, **kwargs: Any
+    ) -> requests.Response:
+        """POST any file-like body of known length, with a timeout sized to it."""
+        self.prime_auth()
+        headers = {"Content-Type": content_type, "Content-Length": str(length)}
+        headers.update(kwargs.pop("headers", {}))
+        kwargs.setdefault("timeout", upload_timeout(length, self.core.core.timeout))
+        return self.core.request("POST", self.url(path), data=body, headers=headers, **kwargs)
+
+    def prime_auth(self) -> None:
+        """With Digest, get a fresh nonce with a cheap request first, so a
+        large body is not sent once unauthenticated and once again."""
+        if self.core.core.auth == "digest":
+            with contextlib.suppress(CoreError):
+                self.core.request("GET", self.url("/"), expect=range(100, 600))
+
+
+def upload_timeout(length: int, connect: float) -> tuple[float, float]:
+    """(connect, read) timeouts for a body of ``length`` bytes."""
+    read = max(UPLOAD_READ_TIMEOUT_MIN, UPLOAD_READ_SECONDS_PER_GIB * length / (1 << 30))
+    return (connect, read)
+
+
+__all__ = ["CoreSession", "FilePart", "ServiceHttp", "TextPart", "upload_timeout"]

@@ -1,0 +1,85 @@
+"""Hot reload of the configuration file with watchdog.
+
+Editors save by writing a temporary file and renaming it over the original,
+so the watch is on the directory and reacts to any event naming the file
+(modified, created, moved onto it). Events are debounced: one reload after
+the writes settle. An invalid file is logged and the running configuration
+kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from .config import OcframeConfig, load_config
+from .errors import ConfigError
+
+log = logging.getLogger("ocframe.reload")
+
+
+class ConfigWatcher(FileSystemEventHandler):
+    def __init__(
+        self,
+        path: Path,
+        apply: Callable[[OcframeConfig], None],
+        *,
+        debounce: float = 0.5,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.path = path.resolve()
+        self.apply = apply
+        self.debounce = debounce
+        self.on_error = on_error
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._observer = Observer()
+        self._last_text: str | None = self._read()
+
+    def _read(self) -> str | None:
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def start(self) -> None:
+        self._observer.schedule(self, str(self.path.parent), recursive=False)
+        self._observer.daemon = True
+        self._observer.start()
+
+    def stop(self) -> None:
+        self._observer.stop()
+        with self._lock:
+            if self._timer:
+                self._timer.cancel()
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        names = {str(event.src_path), str(getattr(event, "dest_path", "") or "")}
+        if str(self.path) not in {str(Path(n).resolve()) for n in names if n}:
+            return
+        with self._lock:
+            if self._timer:
+                self._timer.cancel()
+            self._timer = threading.Timer(self.debounce, self.reload)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def reload(self) -> None:
+        text = self._read()
+        if text is None or text == self._last_text:
+            return  # gone for a moment mid-rename, or touched without change
+        try:
+            new = load_config(self.path)
+            self.apply(new)
+        except ConfigError as exc:
+            log.error("configuration change refused, keeping the running one:\n%s", exc)
+            if self.on_error:
+                self.on_error(str(exc))
+            self._last_text = text
+            return
+        self._last_text = text

@@ -1,0 +1,139 @@
+"""Telling the core what the agent is doing: agent state (on change and as a
+heartbeat), recording states (on change and regularly while capturing), and
+capabilities (at start, on change, and periodically, but never more often
+than configured when unchanged).
+
+Runs on its own thread per agent with a bounded queue, so a slow or absent
+core delays only these posts, never a capture.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from .errors import AuthError, CoreError
+from .opencast.client import OpencastClient
+
+log = logging.getLogger("ocframe.reporter")
+
+
+class CoreReporter:
+    def __init__(
+        self,
+        agent: str,
+        client: OpencastClient,
+        *,
+        agent_state: Callable[[], str],
+        active_recordings: Callable[[], dict[str, str]],
+        capabilities: Callable[[], dict[str, str]],
+        heartbeat_interval: float,
+        capabilities_interval: float,
+        capabilities_format: str,
+        address: str | None,
+    ) -> None:
+        self.agent = agent
+        self.client = client
+        self._agent_state = agent_state
+        self._active = active_recordings
+        self._capabilities = capabilities
+        self.heartbeat_interval = heartbeat_interval
+        self.capabilities_interval = capabilities_interval
+        self.capabilities_format = capabilities_format
+        self.address = address
+        # Every transition is sent, in order: the core's history should show
+        # capture_finished and uploading, not only the latest state.
+        self._pending_recordings: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._last_agent_state: str | None = None
+        self._last_heartbeat = 0.0
+        self._last_caps: dict[str, str] | None = None
+        self._last_caps_post = 0.0
+        self._caps_dirty = True
+        self._failing = False
+        self._thread = threading.Thread(target=self._run, name=f"reporter-{agent}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, final_state: str | None = None, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        if final_state:
+            try:
+                self.client.set_agent_state(self.agent, final_state, self.address)
+            except CoreError as exc:
+                log.warning("%s: could not send final state %s: %s", self.agent, final_state,
+                            exc.reason)
+
+    # -- requests from other threads -----------------------------------------
+    def recording_state(self, recording_id: str, state: str) -> None:
+        with self._lock:
+            item = (recording_id, state)
+            if not self._pending_recordings or self._pending_recordings[-1] != item:
+                self._pending_recordings.append(item)
+        self._wake.set()
+
+    def agent_state_changed(self) -> None:
+        self._wake.set()
+
+    def capabilities_changed(self) -> None:
+        self._caps_dirty = True
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+                if self._failing:
+                    log.info("%s: the core answers again", self.agent)
+                self._failing = False
+            except CoreError as exc:
+                # One line per outage, not one per attempt.
+                if not self._failing or isinstance(exc, AuthError):
+                    log.error("%s: cannot report to the core: %s", self.agent, exc.reason)
+                self._failing = True
+            self._wake.wait(timeout=5.0 if self._failing else 1.0)
+            self._wake.clear()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        state = self._agent_state()
+        if state != self._last_agent_state or now - self._last_heartbeat >= self.heartbeat_interval:
+            self.client.set_agent_state(self.agent, state, self.address)
+            self._last_agent_state = state
+            heartbeat_due = now - self._last_heartbeat >= self.heartbeat_interval
+            self._last_heartbeat = now
+            if heartbeat_due:
+                # The core wants recording states regularly during a recording.
+                for rid, rstate in self._active().items():
+                    with self._lock:
+                        if (rid, rstate) not in self._pending_recordings:
+                            self._pending_recordings.append((rid, rstate))
+        while True:
+            with self._lock:
+                if not self._pending_recordings:
+                    break
+                rid, rstate = self._pending_recordings[0]
+            known = self.client.set_recording_state(rid, rstate)
+            if not known:
+                log.warning("%s: the core does not know recording %s (404); state %s not"
+                            " recorded there", self.agent, rid, rstate)
+            with self._lock:
+                self._pending_recordings.pop(0)
+        caps_due = now - self._last_caps_post >= self.capabilities_interval
+        if self._caps_dirty or caps_due:
+            caps = self._capabilities()
+            # Unchanged capabilities are re-sent only at the interval (the
+            # core may have been reset), never on every change signal.
+            if caps != self._last_caps or caps_due:
+                self.client.set_capabilities(self.agent, caps, self.capabilities_format)
+                self._last_caps = caps
+                self._last_caps_post = now
+            self._caps_dirty = False

@@ -1,0 +1,154 @@
+"""The scheduler: owns the clock and only dispatches.
+
+One thread per agent compares the wall clock (events are in UTC, and NTP
+may step the clock) with the schedule and tells the runtime to start or
+stop recordings. It never waits on the network, a calendar parse or an
+upload: those live on other threads and hand it finished schedules.
+
+Overlap rule (documented in docs/recording.md): a recording that is
+running keeps running to its end; an event that starts while another one
+of the same agent is still recording waits and starts when that one stops,
+for the rest of its own time. Back-to-back events (end = next start) both
+record: the first is stopped, then the second is started in the same tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from .model import Event
+
+log = logging.getLogger("ocframe.scheduler")
+
+MAX_SLEEP = 1.0
+
+
+class ActiveRun(Protocol):
+    event: Event
+    stop_requested: threading.Event
+
+    def set_end(self, end: datetime) -> None: ...
+
+    def request_stop(self) -> None: ...
+
+
+class Scheduler:
+    def __init__(
+        self,
+        agent: str,
+        *,
+        start: Callable[[Event], ActiveRun | None],
+        is_handled: Callable[[str], bool],
+        preroll: float,
+        postroll: float,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        self.agent = agent
+        self._start = start
+        self._is_handled = is_handled
+        self.preroll = timedelta(seconds=preroll)
+        self.postroll = timedelta(seconds=postroll)
+        self._on_tick = on_tick
+        self._events: list[Event] = []
+        self.runs: dict[str, ActiveRun] = {}
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._waiting_reported: set[str] = set()
+        self._thread = threading.Thread(target=self._loop, name=f"scheduler-{agent}", daemon=True)
+        self.alive_at = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(5)
+
+    def set_events(self, events: list[Event]) -> None:
+        with self._cond:
+            self._events = sorted(events, key=lambda e: (e.start, e.uid))
+            self._cond.notify_all()
+
+    def set_rolls(self, preroll: float, postroll: float) -> None:
+        with self._cond:
+            self.preroll = timedelta(seconds=preroll)
+            self.postroll = timedelta(seconds=postroll)
+            self._cond.notify_all()
+
+    def events(self) -> list[Event]:
+        with self._cond:
+            return list(self._events)
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def run_finished(self, recording_id: str) -> None:
+        with self._cond:
+            self.runs.pop(recording_id, None)
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        import time
+
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                self.alive_at = time.monotonic()
+                try:
+                    delay = self._tick(datetime.now(UTC))
+                except Exception:
+                    log.exception("%s: scheduler tick failed", self.agent)
+                    delay = MAX_SLEEP
+                self._cond.wait(timeout=max(0.0, min(delay, MAX_SLEEP)))
+            if self._on_tick:
+                self._on_tick()
+
+    def _tick(self, now: datetime) -> float:
+        """One pass; returns seconds until something is due."""
+        events = {e.uid: e for e in self._events}
+        next_due = MAX_SLEEP
+        # Stops first, so a back-to-back successor can start in this same tick.
+        for rid, run in list(self.runs.items()):
+            ev = events.get(rid)
+            if ev is not None and ev.end != run.event.end:
+                log.info("%s: %s now ends at %s", self.agent, rid, ev.end.isoformat())
+                run.set_end(ev.end + self.postroll)
+                run.event = ev
+            stop_at = (ev or run.event).end + self.postroll
+            if not run.stop_requested.is_set():
+                if now >= stop_at:
+                    run.request_stop()
+                else:
+                    next_due = min(next_due, (stop_at - now).total_seconds())
+        busy = [r for r in self.runs.values() if not r.stop_requested.is_set()]
+        for ev in self._events:
+            begin = ev.start - self.preroll
+            end = ev.end + self.postroll
+            if ev.uid in self.runs or now >= end:
+                continue
+            if now < begin:
+                next_due = min(next_due, (begin - now).total_seconds())
+                break  # sorted by start
+            if self._is_handled(ev.uid):
+                continue
+            if busy:
+                if ev.uid not in self._waiting_reported:
+                    self._waiting_reported.add(ev.uid)
+                    log.warning(
+                        "%s: event %s overlaps recording %s; it starts when that one ends",
+                        self.agent, ev.uid, busy[0].event.uid,
+                    )
+                continue
+            run = self._start(ev)
+            if run is not None:
+                self.runs[ev.uid] = run
+                busy.append(run)
+        return next_due

@@ -1,0 +1,387 @@
+"""The recording store: the single source of truth about every recording.
+
+SQLite in WAL mode (survives power loss, readers never block the writer).
+Every state change, produced file and upload step is committed *before* it
+is acted on or reported, so recovery after a crash is "read the store and
+continue". Nothing here deletes media: that is :meth:`RecordingStore.delete`,
+called only after ``upload_finished`` (if configured) or by an operator.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .model import Event, IngestPackage, RecordingState, Track
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS recordings (
+    id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    event_json TEXT NOT NULL,
+    directory TEXT NOT NULL,
+    state TEXT NOT NULL,
+    inputs_json TEXT NOT NULL DEFAULT '[]',
+    package_json TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state_history (
+    recording_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS state_history_rec ON state_history(recording_id);
+CREATE TABLE IF NOT EXISTS segments (
+    recording_id TEXT NOT NULL,
+    input TEXT NOT NULL,
+    segment INTEGER NOT NULL,
+    directory TEXT NOT NULL,
+    started REAL NOT NULL,
+    ended REAL,
+    error TEXT,
+    tracks_json TEXT,
+    PRIMARY KEY (recording_id, input, segment)
+);
+CREATE TABLE IF NOT EXISTS ingest_attempts (
+    recording_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    started REAL NOT NULL,
+    finished REAL,
+    outcome TEXT,
+    detail TEXT
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    recording_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (recording_id, key)
+);
+"""
+
+#: States in which a recording still needs work from us.
+CAPTURING_STATES = {RecordingState.CAPTURING.value}
+UPLOAD_PENDING_STATES = {
+    RecordingState.CAPTURE_FINISHED.value,
+    RecordingState.UPLOADING.value,
+}
+
+
+def event_to_json(event: Event) -> str:
+    return json.dumps(
+        {
+            "uid": event.uid,
+            "start": event.start.isoformat(),
+            "end": event.end.isoformat(),
+            "title": event.title,
+            "location": event.location,
+            "series_id": event.series_id,
+            "description": event.description,
+            "last_modified": event.last_modified.isoformat() if event.last_modified else None,
+            "properties": dict(event.properties),
+            "attachments": {k: v.decode("latin-1") for k, v in event.attachments.items()},
+        }
+    )
+
+
+def event_from_json(text: str) -> Event:
+    d = json.loads(text)
+    return Event(
+        uid=d["uid"],
+        start=datetime.fromisoformat(d["start"]),
+        end=datetime.fromisoformat(d["end"]),
+        title=d.get("title", ""),
+        location=d.get("location", ""),
+        series_id=d.get("series_id"),
+        description=d.get("description"),
+        last_modified=(
+            datetime.fromisoformat(d["last_modified"]) if d.get("last_modified") else None
+        ),
+        properties=d.get("properties", {}),
+        attachments={k: v.encode("latin-1") for k, v in d.get("attachments", {}).items()},
+    )
+
+
+@dataclass(frozen=True)
+class Segment:
+    recording_id: str
+    input: str
+    segment: int
+    directory: Path
+    started: float
+    ended: float | None
+    error: str | None
+    tracks: list[Track]
+
+
+@dataclass(frozen=True)
+class Recording:
+    id: str
+    agent: str
+    event: Event
+    directory: Path
+    state: str
+    inputs: list[str]
+    package: IngestPackage | None
+    error: str | None
+    attempts: int
+    next_attempt: float | None
+    created: float
+    updated: float
+
+
+class RecordingStore:
+    """Thread-safe access to the recording database."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        with self._write_lock:
+            self._db().executescript(SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a state written before acting must survive power loss.
+            db.execute("PRAGMA synchronous=FULL")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    # -- recordings --------------------------------------------------------
+    def create(self, agent: str, event: Event, directory: Path, inputs: list[str]) -> Recording:
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO recordings (id, agent, event_json, directory, state, inputs_json,"
+                " created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (event.uid, agent, event_to_json(event), str(directory),
+                 RecordingState.CAPTURING.value, json.dumps(inputs), now, now),
+            )
+            db.execute(
+                "INSERT INTO state_history VALUES (?, ?, ?, ?)",
+                (event.uid, now, RecordingState.CAPTURING.value, "scheduled start"),
+            )
+        rec = self.get(event.uid)
+        assert rec is not None
+        return rec
+
+    def get(self, recording_id: str) -> Recording | None:
+        row = self._db().execute(
+            "SELECT * FROM recordings WHERE id = ?", (recording_id,)
+        ).fetchone()
+        return _recording(row) if row else None
+
+    def list(self, *, agent: str | None = None, states: set[str] | None = None) -> list[Recording]:
+        rows = self._db().execute("SELECT * FROM recordings ORDER BY created").fetchall()
+        recs = [_recording(r) for r in rows]
+        return [
+            r for r in recs
+            if (agent is None or r.agent == agent) and (states is None or r.state in states)
+        ]
+
+    def set_state(self, recording_id: str, state: str, detail: str = "",
+                  error: str | None = None) -> None:
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "UPDATE recordings SET state = ?, error = ?, updated = ? WHERE id = ?",
+                (state, error, now, recording_id),
+            )
+            db.execute(
+                "INSERT INTO state_history VALUES (?, ?, ?, ?)", (recording_id, now, state, detail)
+            )
+
+    def update_event(self, recording_id: str, event: Event) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE recordings SET event_json = ?, updated = ? WHERE id = ?",
+                (event_to_json(event), time.time(), recording_id),
+            )
+
+    def history(self, recording_id: str) -> list[tuple[float, str, str]]:
+        rows = self._db().execute(
+            "SELECT at, state, detail FROM state_history WHERE recording_id = ? ORDER BY rowid",
+            (recording_id,),
+        ).fetchall()
+        return [(r["at"], r["state"], r["detail"]) for r in rows]
+
+    def delete(self, recording_id: str) -> None:
+        rec = self.get(recording_id)
+        with self._tx() as db:
+            for table in ("segments", "ingest_attempts", "checkpoints", "state_history"):
+                db.execute(f"DELETE FROM {table} WHERE recording_id = ?", (recording_id,))
+            db.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
+        if rec is not None:
+            shutil.rmtree(rec.directory, ignore_errors=True)
+
+    # -- segments ----------------------------------------------------------
+    def begin_segment(self, recording_id: str, input_name: str, segment: int,
+                      directory: Path) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO segments (recording_id, input, segment, directory, started)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (recording_id, input_name, segment, str(directory), time.time()),
+            )
+
+    def end_segment(self, recording_id: str, input_name: str, segment: int,
+                    tracks: list[Track], error: str | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE segments SET ended = ?, error = ?, tracks_json = ?"
+                " WHERE recording_id = ? AND input = ? AND segment = ?",
+                (time.time(), error, json.dumps([t.to_json() for t in tracks]),
+                 recording_id, input_name, segment),
+            )
+
+    def segments(self, recording_id: str) -> list[Segment]:
+        rows = self._db().execute(
+            "SELECT * FROM segments WHERE recording_id = ? ORDER BY input, segment",
+            (recording_id,),
+        ).fetchall()
+        return [
+            Segment(
+                r["recording_id"], r["input"], r["segment"], Path(r["directory"]), r["started"],
+                r["ended"], r["error"],
+                [Track.from_json(t) for t in json.loads(r["tracks_json"] or "[]")],
+            )
+            for r in rows
+        ]
+
+    # -- ingest ------------------------------------------------------------
+    def set_package(self, recording_id: str, package: IngestPackage) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE recordings SET package_json = ?, updated = ? WHERE id = ?",
+                (json.dumps(package.to_json()), time.time(), recording_id),
+            )
+
+    def begin_attempt(self, recording_id: str, method: str) -> int:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE recordings SET attempts = attempts + 1, updated = ? WHERE id = ?",
+                (time.time(), recording_id),
+            )
+            attempt = db.execute(
+                "SELECT attempts FROM recordings WHERE id = ?", (recording_id,)
+            ).fetchone()[0]
+            db.execute(
+                "INSERT INTO ingest_attempts (recording_id, attempt, method, started)"
+                " VALUES (?, ?, ?, ?)",
+                (recording_id, attempt, method, time.time()),
+            )
+        return int(attempt)
+
+    def end_attempt(self, recording_id: str, attempt: int, outcome: str, detail: str,
+                    next_attempt: float | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE ingest_attempts SET finished = ?, outcome = ?, detail = ?"
+                " WHERE recording_id = ? AND attempt = ?",
+                (time.time(), outcome, detail, recording_id, attempt),
+            )
+            db.execute(
+                "UPDATE recordings SET next_attempt = ? WHERE id = ?", (next_attempt, recording_id)
+            )
+
+    def attempts(self, recording_id: str) -> list[dict[str, Any]]:
+        rows = self._db().execute(
+            "SELECT * FROM ingest_attempts WHERE recording_id = ? ORDER BY attempt",
+            (recording_id,),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def reset_attempts(self, recording_id: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE recordings SET attempts = 0, next_attempt = NULL WHERE id = ?",
+                (recording_id,),
+            )
+
+    def checkpoint(self, recording_id: str) -> StoreCheckpoint:
+        return StoreCheckpoint(self, recording_id)
+
+
+class StoreCheckpoint:
+    """Durable upload notes of one recording (see :class:`ocframe.ingest.Checkpoint`)."""
+
+    def __init__(self, store: RecordingStore, recording_id: str) -> None:
+        self.store = store
+        self.recording_id = recording_id
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        row = self.store._db().execute(
+            "SELECT value FROM checkpoints WHERE recording_id = ? AND key = ?",
+            (self.recording_id, key),
+        ).fetchone()
+        return row[0] if row else default
+
+    def set(self, key: str, value: str) -> None:
+        with self.store._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)",
+                (self.recording_id, key, value),
+            )
+
+    def items(self) -> Mapping[str, str]:
+        rows = self.store._db().execute(
+            "SELECT key, value FROM checkpoints WHERE recording_id = ?", (self.recording_id,)
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def clear(self) -> None:
+        with self.store._tx() as db:
+            db.execute("DELETE FROM checkpoints WHERE recording_id = ?", (self.recording_id,))
+
+
+def _recording(row: sqlite3.Row) -> Recording:
+    return Recording(
+        id=row["id"],
+        agent=row["agent"],
+        event=event_from_json(row["event_json"]),
+        directory=Path(row["directory"]),
+        state=row["state"],
+        inputs=json.loads(row["inputs_json"]),
+        package=IngestPackage.from_json(json.loads(row["package_json"]))
+        if row["package_json"] else None,
+        error=row["error"],
+        attempts=row["attempts"],
+        next_attempt=row["next_attempt"],
+        created=row["created"],
+        updated=row["updated"],
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

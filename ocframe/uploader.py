@@ -1,0 +1,207 @@
+"""The ingest queue: uploads in the background, retried with backoff.
+
+Recordings waiting for upload are found in the recording store (the
+truth), not in memory, so a restart simply continues. Concurrency is
+bounded; each attempt gets a fresh strategy instance and the ingest
+endpoint looked up again; failures are retried with exponential backoff
+and jitter up to a cap, after which the recording stays on disk in
+``upload_error`` with its reason until an operator retries or deletes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import IngestQueueConfig
+from .errors import CoreError, IngestError, IngestVeto, PluginError
+from .ingest import IngestJob
+from .model import AgentState, IngestPackage, RecordingState
+from .segments import join_tracks
+from .store import UPLOAD_PENDING_STATES, Recording
+
+if TYPE_CHECKING:
+    from .runtime import Service
+
+log = logging.getLogger("ocframe.ingest")
+
+
+class IngestQueue:
+    def __init__(self, service: Service, config: IngestQueueConfig) -> None:
+        self.service = service
+        self.config = config
+        self._cond = threading.Condition()
+        self._busy: dict[str, str] = {}  # recording id -> agent
+        self._stopping = False
+        self._threads = [
+            threading.Thread(target=self._worker, name=f"ingest-{i}", daemon=True)
+            for i in range(config.concurrency)
+        ]
+        self.progress: dict[str, tuple[int, int]] = {}
+        self.on_progress: Callable[[str, int, int], None] | None = None
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(timeout=2)
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def uploading_for(self, agent: str) -> bool:
+        with self._cond:
+            return agent in self._busy.values()
+
+    def _next(self) -> Recording | None:
+        now = time.time()
+        for rec in self.service.store.list(states=UPLOAD_PENDING_STATES):
+            if rec.id in self._busy or rec.agent not in self.service.agents:
+                continue
+            if rec.next_attempt is None or rec.next_attempt <= now:
+                return rec
+        return None
+
+    def _worker(self) -> None:
+        while True:
+            with self._cond:
+                rec = None
+                while not self._stopping:
+                    rec = self._next()
+                    if rec is not None:
+                        self._busy[rec.id] = rec.agent
+                        break
+                    self._cond.wait(timeout=1.0)
+                if self._stopping:
+                    return
+            assert rec is not None
+            try:
+                self._process(rec)
+            except Exception:
+                log.exception("ingest of %s failed unexpectedly", rec.id)
+            finally:
+                with self._cond:
+                    self._busy.pop(rec.id, None)
+                    self._cond.notify_all()
+                agent = self.service.agents.get(rec.agent)
+                if agent:
+                    agent.state_changed()
+
+    # -- one attempt ---------------------------------------------------------
+    def _process(self, rec: Recording) -> None:
+        svc = self.service
+        agent = svc.agents[rec.agent]
+        acfg = agent.config
+        store = svc.store
+        if rec.state != RecordingState.UPLOADING:
+            agent.set_recording_state(rec.id, RecordingState.UPLOADING, "upload queued")
+        agent.state_changed()
+        method = acfg.ingest.method
+        attempt = store.begin_attempt(rec.id, method)
+        try:
+            package = rec.package or self._build_package(rec)
+            strategy_cls = svc.plugins.strategy(method)
+            settings = strategy_cls.Settings(**acfg.ingest.settings)
+            strategy = strategy_cls(settings)
+            event = rec.event
+            job = IngestJob(
+                recording_id=rec.id,
+                event=event,
+                package=package,
+                workflow_definition=event.workflow_definition or acfg.ingest.workflow,
+                workflow_properties=event.workflow_config,
+                link=acfg.ingest.link,
+                legacy_catalogs=acfg.ingest.legacy_catalogs,
+                http=svc.client.ingest_service(),
+                service=lambda t: svc.client.service(t),
+                checkpoint=store.checkpoint(rec.id),
+                progress=lambda sent, total: self._progress(rec.id, sent, total),
+                logger=logging.getLogger(f"ocframe.ingest.{rec.agent}"),
+            )
+            log.info("%s: uploading %s with %s (attempt %d)", rec.agent, rec.id, method, attempt)
+            result = strategy.ingest(job)
+        except IngestVeto as exc:
+            self._fail(rec, attempt, f"vetoed: {exc.reason}", permanent=True)
+            return
+        except (IngestError, CoreError) as exc:
+            self._fail(rec, attempt, exc.reason, permanent=not exc.retryable)
+            return
+        except PluginError as exc:
+            self._fail(rec, attempt, str(exc), permanent=False)
+            return
+        except Exception as exc:
+            log.exception("%s: ingest strategy %s crashed", rec.agent, method)
+            self._fail(rec, attempt, f"{method} crashed: {exc!r}", permanent=False)
+            return
+        store.end_attempt(rec.id, attempt, "ok", result.workflow_id or "")
+        agent.set_recording_state(rec.id, RecordingState.UPLOAD_FINISHED,
+                                  f"workflow {result.workflow_id or '?'}")
+        store.checkpoint(rec.id).clear()
+        log.info("%s: %s ingested (media package %s, workflow %s)", rec.agent, rec.id,
+                 result.mediapackage_id, result.workflow_id)
+        if acfg.ingest.delete_after_upload:
+            store.delete(rec.id)
+
+    def _build_package(self, rec: Recording) -> IngestPackage:
+        svc = self.service
+        tracks = [t for seg in svc.store.segments(rec.id) for t in seg.tracks]
+        workdir = rec.directory / "ingest"
+        workdir.mkdir(parents=True, exist_ok=True)
+        package = IngestPackage(tracks=join_tracks(tracks, workdir, svc.ffmpeg))
+        if svc.agents[rec.agent].config.ingest.legacy_catalogs:
+            _add_calendar_catalogs(rec, package, workdir)
+        svc.plugins.call_each(
+            "ocframe_pre_ingest", propagate=(IngestVeto,), agent=rec.agent,
+            recording_id=rec.id, event=rec.event, package=package, workdir=workdir,
+        )
+        if not package.tracks:
+            raise IngestVeto("nothing to upload: no tracks were produced")
+        svc.store.set_package(rec.id, package)
+        return package
+
+    def _progress(self, rid: str, sent: int, total: int) -> None:
+        self.progress[rid] = (sent, total)
+        if self.on_progress:
+            self.on_progress(rid, sent, total)
+
+    def _fail(self, rec: Recording, attempt: int, reason: str, *, permanent: bool) -> None:
+        store = self.service.store
+        agent = self.service.agents[rec.agent]
+        if permanent or attempt >= self.config.max_attempts:
+            store.end_attempt(rec.id, attempt, "failed", reason)
+            why = reason if permanent else f"gave up after {attempt} attempts: {reason}"
+            log.error("%s: upload of %s failed permanently: %s (kept on disk: %s)",
+                      rec.agent, rec.id, why, rec.directory)
+            agent.set_recording_state(rec.id, RecordingState.UPLOAD_ERROR, why, error=why)
+            return
+        delay = min(self.config.backoff_max, self.config.backoff_initial * 2 ** (attempt - 1))
+        delay *= random.uniform(0.5, 1.0)  # jitter: many agents must not retry in step
+        store.end_attempt(rec.id, attempt, "retry", reason, next_attempt=time.time() + delay)
+        log.warning("%s: upload of %s failed (%s); retrying in %.0f s", rec.agent, rec.id,
+                    reason, delay)
+
+
+def _add_calendar_catalogs(rec: Recording, package: IngestPackage, workdir: Path) -> None:
+    from .model import Track
+
+    catalogs = (("episode.xml", "dublincore/episode"), ("series.xml", "dublincore/series"))
+    for name, flavor in catalogs:
+        data = rec.event.attachments.get(name)
+        if data:
+            path = workdir / name
+            path.write_bytes(data)
+            package.catalogs.append(Track(path, flavor, "text/xml"))
+
+
+_ = AgentState  # re-exported for type checkers of callers
