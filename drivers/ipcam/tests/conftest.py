@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ocframe_driver_ipcam import IpCamDriver
+from ocframe_driver_ipcam.testing import RtspTestServer, unavailable_reason
+
+from ocframe import CaptureContext, Event, InputSpec
+
+USER, PASSWORD = "cam", "pa:ss w/rd!"
+
+
+@pytest.fixture
+def make_driver() -> Callable[..., IpCamDriver]:
+    def make(name: str = "camera", flavor: str = "presentation/source", **settings: Any):
+        spec = InputSpec(
+            name=name,
+            agent="room-101",
+            driver="ipcam",
+            flavor=flavor,
+            settings=IpCamDriver.Settings(**settings),
+        )
+        return IpCamDriver(spec)
+
+    return make
+
+
+@pytest.fixture
+def make_ctx(tmp_path: Path) -> Callable[..., CaptureContext]:
+    def make(driver: IpCamDriver, segment: int = 0, seconds: float = 10.0) -> CaptureContext:
+        now = datetime.now(UTC)
+        event = Event(uid="ev-1", start=now, end=now + timedelta(seconds=seconds))
+        directory = tmp_path / f"segment-{segment}"
+        directory.mkdir(parents=True, exist_ok=True)
+        return CaptureContext(
+            recording_id="rec-1",
+            event=event,
+            input=driver.spec,
+            directory=directory,
+            segment=segment,
+            scheduled_end=event.end,
+            logger=logging.getLogger("test.ipcam"),
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def gst_reason() -> str | None:
+    return unavailable_reason()
+
+
+@pytest.fixture
+def rtsp_server(gst_reason: str | None) -> Iterator[RtspTestServer]:
+    if gst_reason:
+        pytest.skip(gst_reason)
+    with RtspTestServer(username=USER, password=PASSWORD) as server:
+        yield server
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    exe = shutil.which("ffprobe")
+    assert exe, "ffprobe not installed"
+    out = subprocess.run(
+        [
+            exe,
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_type,codec_name",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return json.loads(out.stdout)
