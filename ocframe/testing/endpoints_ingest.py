@@ -114,6 +114,7 @@ class IngestEndpoints:
     _running_workflows: dict[str, int]
     _workflow_ids: itertools.count[int]
     _upload_jobs: dict[str, UploadJob]
+    _chunked_elements: set[str]
     _stopping: threading.Event
     storage_dir: Path
     ingest_limit_reached: bool
@@ -370,8 +371,11 @@ class IngestEndpoints:
             p.name: p.value or "" for p in form
             if p.name not in ("mediaPackage", "workflowDefinitionId", "workflowInstanceId")
         }
+        with self._lock:
+            chunked = any(e.id in self._chunked_elements for e in mp.elements)
         return self._start_workflow(mp, definition=definition, instance_id=instance_id,
-                                    properties=properties, method="multi", user=user)
+                                    properties=properties, method="chunked" if chunked else "multi",
+                                    user=user)
 
     # ------------------------------------------------------------------ single request
 
@@ -662,6 +666,8 @@ class IngestEndpoints:
                         shutil.copyfile(job.path, spool)
                     stored.path = spool
                     element = self._store(mp.id, "track", job.flavor, [], stored, base_url)
+                    with self._lock:
+                        self._chunked_elements.add(element.id)
                     mp.elements.append(element)
                     job.payload_mediapackage = render_mediapackage(mp)
                     job.url = element.url

@@ -105,6 +105,7 @@ class OpencastSimulator(AdminEndpoints, IngestEndpoints):
         self._running_workflows: dict[str, int] = {}
         self._workflow_ids = itertools.count(1001)
         self._upload_jobs: dict[str, UploadJob] = {}
+        self._chunked_elements: set[str] = set()
         self._extra_services: list[ServiceEntry] = []
 
         self._url_map = Map(self._rules(), strict_slashes=False, merge_slashes=False)

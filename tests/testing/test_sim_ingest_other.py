@@ -138,6 +138,7 @@ def test_chunked_upload(sim: OpencastSimulator) -> None:
     r = requests.post(f"{sim.url}/ingest/ingest", data={"mediaPackage": payload_mp},
                       auth=ADMIN, timeout=5)
     assert r.status_code == 200
+    assert sim.ingests[-1].method == "chunked"
     track = sim.ingests[-1].tracks[0]
     assert track.path is not None and track.path.read_bytes() == data
     assert requests.get(f"{sim.url}/upload/job/nope.json", auth=ADMIN,
