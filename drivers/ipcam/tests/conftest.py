@@ -15,7 +15,7 @@ from ocframe_driver_ipcam.testing import RtspTestServer, unavailable_reason
 
 from ocframe import CaptureContext, Event, InputSpec
 
-USER, PASSWORD = "cam", "pa:ss w/rd!"
+USER, PASSWORD = "ocuser7", "pa:ss w/rd!"
 
 
 @pytest.fixture
@@ -66,23 +66,29 @@ def rtsp_server(gst_reason: str | None) -> Iterator[RtspTestServer]:
         yield server
 
 
-def ffprobe(path: Path) -> dict[str, Any]:
+@pytest.fixture
+def ffprobe() -> Callable[[Path], dict[str, Any]]:
     exe = shutil.which("ffprobe")
-    assert exe, "ffprobe not installed"
-    out = subprocess.run(
-        [
-            exe,
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration:stream=codec_type,codec_name",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return json.loads(out.stdout)
+    if exe is None:
+        pytest.skip("ffprobe not installed")
+
+    def run(path: Path) -> dict[str, Any]:
+        out = subprocess.run(
+            [
+                exe,
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration:stream=codec_type,codec_name",
+                "-of",
+                "json",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return json.loads(out.stdout)
+
+    return run
