@@ -116,6 +116,10 @@ class RestCapture(CaptureHandle):
         self._lock = transition_lock
         self._claimed = claimed
         self._unreachable_logged = False
+        #: Archive ids before our start and before the next capture's start
+        #: (``None`` when the archive could not be listed then).
+        self.before: set[str] | None = None
+        self.successor_before: set[str] | None = None
 
     def poll(self) -> str | None:
         if self.ended is not None or self.stopped is not None:
@@ -163,20 +167,31 @@ class RestCapture(CaptureHandle):
     # -- files -----------------------------------------------------------------
 
     def _ours(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """This capture's entries: created between start and stop (on the
+        Pearl's clock as far as we can tell), and, when the archive could be
+        listed around the capture, new since our start and already there when
+        the next capture on this recorder started. The listings settle what
+        the one-second resolution of ``created`` cannot (back-to-back events)."""
         assert self.stopped is not None
+        skew = timedelta(seconds=self.client.clock_skew())
         tolerance = timedelta(seconds=self.settings.clock_tolerance)
-        low = self.started - tolerance
-        # A file created after we asked to stop belongs to the next capture.
-        high = self.stopped + timedelta(seconds=min(self.settings.clock_tolerance, 1.0))
+        # ``created`` is truncated to the second: allow the whole first second.
+        low = self.started + skew - tolerance - timedelta(seconds=1)
+        high = self.stopped + skew + tolerance
         ours = []
         for entry in entries:
+            fid = str(entry.get("id", ""))
             try:
                 created = parse_created(str(entry["created"]))
             except (KeyError, ValueError):
                 continue
-            if str(entry.get("recorder", self.rid)) != self.rid:
+            if str(entry.get("recorder", self.rid)) != self.rid or fid in self._claimed:
                 continue
-            if low <= created <= high and str(entry["id"]) not in self._claimed:
+            if self.before is not None and fid in self.before:
+                continue
+            if self.successor_before is not None and fid not in self.successor_before:
+                continue
+            if low <= created <= high:
                 ours.append(entry)
         return ours
 

@@ -26,7 +26,7 @@ def download_file(
     expected_size: int,
     retries: int = 5,
     backoff: float = 1.0,
-    chunk_size: int = 1 << 20,
+    chunk_size: int = 64 * 1024,
     timeout: float = 30.0,
     logger: logging.Logger | None = None,
 ) -> int:
@@ -49,6 +49,7 @@ def download_file(
                 if response.status_code == 416 and have == expected_size:
                     pass  # we had everything already
                 elif response.status_code == 206 and have:
+                    log.info("%s: resuming at byte %d", dest.name, have)
                     if not _range_starts_at(response, have):
                         raise _Restart("device answered a different range")
                     have = _copy(response, part, "ab", chunk_size, have)

@@ -39,6 +39,7 @@ class EpiphanDriver(Driver):
         # Files already handed to a capture, so a later one cannot take them.
         self._claimed_ids: set[str] = set()
         self._claimed_paths: set[Path] = set()
+        self._last_rest: RestCapture | None = None
 
     # -- clients ---------------------------------------------------------------
 
@@ -195,7 +196,9 @@ class EpiphanDriver(Driver):
                         running_for,
                     )
                     started -= timedelta(seconds=running_for)
+                    before = None
                 else:
+                    before = self._archive_snapshot(client, rid, ctx)
                     self._request_start(client, rid, name, ctx)
                     try:
                         wait_for_state(
@@ -215,8 +218,27 @@ class EpiphanDriver(Driver):
             except CaptureError:
                 client.close()
                 raise
+            handle = RestCapture(
+                ctx, s, client, rid, name, started, self._transition, self._claimed_ids
+            )
+            handle.before = before
+            previous, self._last_rest = self._last_rest, handle
+            if previous is not None and previous.stopped is not None:
+                previous.successor_before = before
         ctx.logger.info("Pearl recorder %s started", name)
-        return RestCapture(ctx, s, client, rid, name, started, self._transition, self._claimed_ids)
+        return handle
+
+    def _archive_snapshot(
+        self, client: PearlClient, rid: str, ctx: CaptureContext
+    ) -> set[str] | None:
+        """Ids in the archive before we start: none of them can be ours."""
+        try:
+            return client.archive_ids(rid, page_size=self.settings.archive_page_size)
+        except PearlError as exc:
+            if exc.auth_failed:
+                raise
+            ctx.logger.warning("cannot list the Pearl archive (%s); using times only", exc.message)
+            return None
 
     def _request_start(self, client: PearlClient, rid: str, name: str, ctx: CaptureContext) -> None:
         s = self.settings

@@ -9,8 +9,10 @@ exception text carries it).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,23 @@ class PearlClient:
         self.session.auth = (user, password)
         self.session.verify = verify
         self._user = user
+        self._skew: float = 0.0
+
+    def clock_skew(self) -> float:
+        """Seconds the Pearl's clock is ahead of ours, from the ``Date`` header
+        of its answers; 0 unless clearly off (the header has 1 s resolution)."""
+        return self._skew
+
+    def _note_date(self, response: requests.Response) -> None:
+        header = response.headers.get("Date")
+        if not header:
+            return
+        try:
+            device = parsedate_to_datetime(header).timestamp()
+        except (TypeError, ValueError):
+            return
+        offset = device + 0.5 - time.time()  # +0.5: the header is truncated
+        self._skew = offset if abs(offset) > 1.5 else 0.0
 
     def close(self) -> None:
         self.session.close()
@@ -63,6 +82,7 @@ class PearlClient:
         except requests.RequestException as exc:
             # requests' messages name the URL, never the credentials.
             raise PearlError(f"Pearl at {self.base} unreachable: {exc}") from None
+        self._note_date(response)
         if response.status_code == 401:
             response.close()
             raise PearlError(
@@ -109,6 +129,9 @@ class PearlClient:
 
     def firmware(self) -> dict[str, Any]:
         return dict(self.call("GET", "/system/firmware"))
+
+    def archive_ids(self, rid: str, *, page_size: int = 100) -> set[str]:
+        return {str(e.get("id")) for e in self.archive(rid, page_size=page_size)}
 
     def archive(self, rid: str, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
         """Every archive entry of ``rid``, page by page."""

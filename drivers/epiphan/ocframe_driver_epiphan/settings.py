@@ -46,7 +46,9 @@ class EpiphanSettings(DriverSettings):
     )
     archive_page_size: int = Field(100, ge=1, le=1000)
     download_retries: int = Field(5, ge=0)
-    download_chunk_size: int = Field(1 << 20, ge=4096)
+    download_chunk_size: int = Field(
+        64 * 1024, ge=1024, description="bytes per network read; a cut loses at most one"
+    )
     clock_tolerance: float = Field(
         5.0, ge=0, description="allowed difference between the Pearl's clock and ours"
     )
