@@ -207,7 +207,15 @@ class IpCamDriver(CommandDriver):
             timeout_option(self.ffmpeg): str(int(s.connect_timeout * 1_000_000)),
             "use_wallclock_as_timestamps": "1",
         }
-        redact = [v for v in (self._password, secret_url) if v]
+        redact = [secret_url]
+        userinfo = urlsplit(secret_url).netloc.rpartition("@")[0]
+        if userinfo:
+            redact.append(userinfo + "@")
+        # ffmpeg only ever sees the encoded form; the raw password is redacted
+        # too unless it is so short that redacting it would mangle every line.
+        pw = self._password
+        if pw and len(pw) >= 6:
+            redact.append(pw)
         if not s.hide_credentials:
             return rtsp_opts, secret_url, None, redact
         fifo = SecretFifo(ffconcat_script(secret_url, rtsp_opts))
@@ -247,16 +255,26 @@ class IpCamDriver(CommandDriver):
         # Wait until the camera answered (ffmpeg opened its output) or ffmpeg
         # gave up: a silent camera is a failed start with a clear reason, not
         # a capture that "ended early" and gets restarted in a loop.
-        deadline = time.monotonic() + 2 * s.connect_timeout + 5.0
+        began = time.monotonic()
+        deadline = began + 2 * s.connect_timeout + 5.0
         while time.monotonic() < deadline:
             if handle.process.poll() is not None:
-                reason = handle.poll()
-                host = urlsplit(self.stream_url()).netloc
-                raise CaptureError(f"camera {host} did not deliver a stream: {reason}")
+                reason = handle.poll() or ""
+                raise CaptureError(self._start_failure(reason, fifo, time.monotonic() - began))
             if any(_STARTED.match(line) for line in handle.process.tail(50)):
                 break
             time.sleep(0.05)
         return handle
+
+    def _start_failure(self, reason: str, fifo: SecretFifo | None, elapsed: float) -> str:
+        shown = without_credentials(self.stream_url())
+        if fifo is not None:
+            # ffmpeg names the concat script, not the camera, in its errors.
+            reason = reason.replace(str(fifo.path), shown)
+        if "Invalid data found" in reason and elapsed >= self.settings.connect_timeout:
+            # What the concat demuxer reports when the inner RTSP open timed out.
+            reason += f" (no RTSP answer within {self.settings.connect_timeout:g} s)"
+        return f"camera {urlsplit(shown).netloc} did not deliver a stream: {reason}"
 
     # -- check ----------------------------------------------------------------------
     def check(self) -> list[CheckResult]:
