@@ -59,6 +59,9 @@ def testsrc_input(name: str, flavor: str = "presenter/source", **settings: Any) 
     return {"name": name, "driver": "testsrc", "flavor": flavor, "settings": base}
 
 
+testsrc_input.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"

@@ -1,0 +1,1 @@
+"""An example ocframe plugin distribution, written as an outside integrator would."""

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install everything (system tools when root and missing) and run the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  need=()
+  command -v ffmpeg >/dev/null || need+=(ffmpeg)
+  command -v curl >/dev/null || need+=(curl)
+  /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null \
+    || need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+              gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+              gstreamer1.0-tools)
+  python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
+  if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+fi
+scripts/setup.sh
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest -n "${OCFRAME_TEST_WORKERS:-2}" -q "$@"

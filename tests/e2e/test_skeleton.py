@@ -1,0 +1,132 @@
+"""End-to-end: a real agent, the simulator and real ffmpeg (issue 2)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from ocframe.store import RecordingStore
+from ocframe.testing import OpencastSimulator
+from ocframe.testing.harness import (
+    AgentProcess,
+    InProcessAgent,
+    agent,
+    soon,
+    testsrc_input,
+    write_config,
+)
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_full_cycle_states_calendar_and_media_package(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    sim = opencast_simulator
+    cfg = write_config(tmp_path, sim, user="ca", password="ca-secret",
+                       agents=[agent("room-1", calendar={"poll_interval": 1.0,
+                                                         "lookahead": 3600.0})])
+    start, end = soon(2), soon(5)
+    uid = sim.add_event(agent="room-1", start=start, end=end, title="Lecture",
+                        workflow="fast", workflow_config={"straightToPublishing": "true"})
+    t_request = time.time()
+    with InProcessAgent(cfg) as running:
+        ingest = sim.wait_for_ingest(uid, timeout=60)
+        assert ingest is not None
+        assert sim.wait_for_recording_state(uid, "upload_finished", timeout=20)
+        assert sim.wait_for_agent_state("room-1", "idle", timeout=20)
+        store = running.service.store
+
+    states = [s for _, s in sim.recording_state_history(uid)]
+    # capturing may be repeated (sent regularly during a recording)
+    collapsed = [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
+    assert collapsed == ["capturing", "capture_finished", "uploading", "upload_finished"]
+    agent_states = [s for _, s in sim.agent_state_history("room-1")]
+    collapsed_agent = [s for i, s in enumerate(agent_states) if i == 0 or agent_states[i - 1] != s]
+    assert collapsed_agent[:2] == ["idle", "capturing"]
+    assert "uploading" in collapsed_agent
+    assert collapsed_agent[-2:] == ["idle", "shutting_down"]
+
+    req = sim.calendar_requests[0]
+    assert req.params["agentid"] == "room-1"
+    cutoff = int(req.params["cutoff"])
+    assert abs(cutoff - (t_request + 3600) * 1000) < 30_000  # absolute ms, look-ahead 1 h
+
+    assert ingest.mediapackage_id == uid  # linked to the scheduled event
+    assert ingest.method == "multi"
+    assert ingest.workflow_definition == "fast"
+    assert ingest.properties.get("straightToPublishing") == "true"
+    assert [t.flavor for t in ingest.tracks] == ["presenter/source"]
+    recorded = [t for seg in store.segments(uid) for t in seg.tracks]
+    assert len(recorded) == 1
+    assert ingest.tracks[0].md5 == md5(recorded[0].path)
+    assert ingest.tracks[0].size == recorded[0].path.stat().st_size
+
+
+def test_recording_is_playable_with_video_audio_and_scheduled_length(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    sim = opencast_simulator
+    cfg = write_config(tmp_path, sim, agents=[agent("room-2")])
+    uid = sim.add_event(agent="room-2", start=soon(1), end=soon(5))
+    with InProcessAgent(cfg):
+        ingest = sim.wait_for_ingest(uid, timeout=60)
+    assert ingest is not None
+    event = sim.event(uid)
+    assert event is not None
+    scheduled = (event.end - event.start).total_seconds()
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type",
+         "-of", "json", ingest.tracks[0].path], capture_output=True, text=True, check=True,
+    )
+    info = json.loads(out.stdout)
+    assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}
+    assert abs(float(info["format"]["duration"]) - scheduled) <= 1.0
+
+
+def test_third_party_driver_and_plugin_used_by_name(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    """docs/example_plugin is installed like any third-party distribution."""
+    sim = opencast_simulator
+    journal = tmp_path / "journal.jsonl"
+    cfg = write_config(tmp_path, sim, agents=[agent("room-3", [
+        {"name": "screen", "driver": "example-screen", "flavor": "presentation/source"},
+    ])])
+    listing = subprocess.run(["ocframe", "plugins"], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PATH": f"{Path(os.sys.executable).parent}:"
+                                  + os.environ.get("PATH", "")})
+    assert "example-screen" in listing.stdout and "ocframe-example" in listing.stdout
+    uid = sim.add_event(agent="room-3", start=soon(1), end=soon(3))
+    with AgentProcess(cfg, env={"OCFRAME_EXAMPLE_JOURNAL": str(journal)}) as proc:
+        ingest = sim.wait_for_ingest(uid, timeout=60)
+        assert ingest is not None, proc.log()
+        assert sim.capabilities("room-3").get("capture.device.screen.journal") == "enabled"
+    assert [t.flavor for t in ingest.tracks] == ["presentation/source"]
+    lines = [json.loads(x) for x in journal.read_text().splitlines()]
+    assert {"agent": "room-3", "recording": uid, "old": "uploading",
+            "new": "upload_finished"} in lines
+
+
+def test_two_agents_in_one_process(opencast_simulator: OpencastSimulator, tmp_path: Path) -> None:
+    sim = opencast_simulator
+    cfg = write_config(tmp_path, sim, agents=[
+        agent("hall-a", [testsrc_input("cam")]),
+        agent("hall-b", [testsrc_input("cam", "presentation/source")]),
+    ])
+    a = sim.add_event(agent="hall-a", start=soon(1), end=soon(3))
+    b = sim.add_event(agent="hall-b", start=soon(1), end=soon(3))
+    with InProcessAgent(cfg) as running:
+        ia = sim.wait_for_ingest(a, timeout=60)
+        ib = sim.wait_for_ingest(b, timeout=60)
+        assert ia is not None and ib is not None
+        store: RecordingStore = running.service.store
+        assert {r.agent for r in store.list()} == {"hall-a", "hall-b"}
+    assert ia.tracks[0].flavor == "presenter/source"
+    assert ib.tracks[0].flavor == "presentation/source"

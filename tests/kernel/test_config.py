@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ocframe.config import load_config
+from ocframe.errors import ConfigError
+
+GOOD = """
+[core]
+url = "https://oc.example.edu"
+user = "ca"
+password = "${OC_PW}"
+
+[[agents]]
+name = "room-1"
+[[agents.inputs]]
+name = "presenter"
+driver = "testsrc"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "ocframe.toml"
+    p.write_text(text)
+    return p
+
+
+def test_valid_config_with_env_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OC_PW", "s3cret")
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.core.password is not None
+    assert cfg.core.password.get_secret_value() == "s3cret"
+    assert cfg.agents[0].ingest.method == "multirequest"
+    assert "s3cret" not in str(cfg.masked())
+
+
+def test_environment_wins_over_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OC_PW", "x")
+    monkeypatch.setenv("OCFRAME_CORE__URL", "https://other.example.edu/")
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.core.url == "https://other.example.edu"
+
+
+def test_invalid_value_names_file_key_and_reason(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OC_PW", "x")
+    p = write(tmp_path, GOOD.replace('driver = "testsrc"', 'driver = "testsrc"\nflavor = "bad"'))
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    text = str(err.value)
+    assert str(p) in text and "agents[0].inputs[0].flavor" in text and "room-1" in text
+
+
+def test_literal_password_is_refused(tmp_path: Path) -> None:
+    p = write(tmp_path, GOOD.replace('"${OC_PW}"', '"plain"'))
+    with pytest.raises(ConfigError, match=r"core\.password: secrets may not be written"):
+        load_config(p)
+
+
+def test_secrets_file_must_not_be_world_readable(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('OC_PW = "pw"\n')
+    secrets.chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by other users"):
+        load_config(write(tmp_path, GOOD))
+    secrets.chmod(0o600)
+    assert load_config(write(tmp_path, GOOD)).core.password is not None
+
+
+def test_unknown_key_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OC_PW", "x")
+    with pytest.raises(ConfigError, match="core.usr"):
+        load_config(write(tmp_path, GOOD.replace('user = "ca"', 'usr = "ca"')))
+
+
+def test_run_refuses_invalid_config_with_nonzero_exit(tmp_path: Path) -> None:
+    p = write(tmp_path, GOOD.replace('name = "room-1"', 'name = "bad name!"'))
+    out = subprocess.run([sys.executable, "-m", "ocframe.cli", "run", "-c", str(p)],
+                         capture_output=True, text=True, timeout=60,
+                         env={"OC_PW": "x", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2
+    assert "agents[0].name" in out.stderr and str(p) in out.stderr
+
+
+def test_unknown_driver_setting_is_refused_at_start(tmp_path: Path) -> None:
+    p = write(tmp_path, GOOD + "[agents.inputs.settings]\nwidht = 640\n")
+    out = subprocess.run([sys.executable, "-m", "ocframe.cli", "check", "-c", str(p)],
+                         capture_output=True, text=True, timeout=60,
+                         env={"OC_PW": "x", "PATH": "/usr/bin:/bin"})
+    assert out.returncode != 0
+    assert "agents[0].inputs[0].settings.widht" in out.stdout
