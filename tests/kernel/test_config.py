@@ -73,7 +73,7 @@ def test_secrets_file_must_not_be_world_readable(tmp_path: Path) -> None:
 
 def test_unknown_key_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OC_PW", "x")
-    with pytest.raises(ConfigError, match="core.usr"):
+    with pytest.raises(ConfigError, match=r"core\.usr"):
         load_config(write(tmp_path, GOOD.replace('user = "ca"', 'usr = "ca"')))
 
 
