@@ -7,9 +7,11 @@ tests start it in a background thread::
         deck.port, deck.ftp_port      # the real ports
         deck.set_disk(False)          # knobs, safe from any thread
 
-Recording produces a real clip: on ``stop`` ffmpeg renders a test pattern
-and a tone as long as the recording lasted, as the ``.mov`` a HyperDeck
-writes, into ``<storage>/ssd<slot>/``, served by FTP at ``/ssd<slot>/<clip>.mov``.
+Recording produces a real clip: while the deck records, ffmpeg renders a
+test pattern and a tone in real time (so the clip lasts as long as the
+recording); ``stop`` finalises it as the ``.mov`` a HyperDeck writes, into
+``<storage>/ssd<slot>/``, served by FTP at ``/ssd<slot>/<clip>.mov``. A clip
+appears in ``disk list`` only once complete.
 
 Command line: ``ocframe hyperdeck-emulator --help`` or
 ``python -m ocframe_driver_blackmagic.hyperdeck_emulator --help``.
@@ -59,6 +61,13 @@ class Clip:
     slot: int
     file: str
     duration: float
+
+
+@dataclass
+class _Recorder:
+    partial: Path
+    started: float
+    process: asyncio.Future[asyncio.subprocess.Process]
 
 
 @dataclass
@@ -138,6 +147,7 @@ class HyperDeckEmulator:
         self._used: dict[int, float] = dict.fromkeys(self.disks, 0.0)
         self._transport_version = 0
         self._rendering = 0
+        self._recorder: _Recorder | None = None
         self._clients: list[_Client] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -283,6 +293,8 @@ class HyperDeckEmulator:
             self._server.close()
         for client in list(self._clients):
             client.close()
+        if self.status == "record":
+            self._finish_recording()
         # Let a clip being rendered finish, so a stop() right after a
         # recording still leaves its file.
         deadline = time.monotonic() + 30
@@ -535,6 +547,7 @@ class HyperDeckEmulator:
         self.recording_file = self._unique_file(slot, name)
         self._recording_since = time.monotonic()
         self.status = "record"
+        self._start_recorder()
         self._transport_changed()
         client.send(Block(200, "ok"))
         if self.drop_after is not None:
@@ -564,42 +577,74 @@ class HyperDeckEmulator:
         client.send(Block(200, "ok"))
 
     def _finish_recording(self) -> None:
-        duration = max(time.monotonic() - self._recording_since, 1.0 / self.fps)
+        # At least a second, like the shortest clip _finalise lets ffmpeg write.
+        duration = max(time.monotonic() - self._recording_since, 1.0)
         slot, file = self.active_slot, self.recording_file or "Clip.mov"
         self._used[slot] += duration
         self.status = "stopped"
         self.recording_name = self.recording_file = None
         self._transport_changed()
-        self._rendering += 1
-        self._spawn(self._render(Clip(slot, file, duration)))
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            self._rendering += 1
+            self._spawn(self._finalise(recorder, Clip(slot, file, duration)))
 
-    async def _render(self, clip: Clip) -> None:
-        target = self.clip_path(clip)
-        partial = self.storage / f".rendering-{uuid.uuid4().hex}.mov"
-        argv = [
-            self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc=size={self.video_size}:rate={self.fps}",
-            "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
-            "-t", f"{clip.duration:.3f}",
+    def _recorder_argv(self, partial: Path) -> list[str]:
+        # Rendered live (-re) while the deck records, so the clip lasts as
+        # long as the recording and is ready a moment after ``stop`` however
+        # long it was; ``q`` on stdin ends it with a complete file.
+        return [
+            self.ffmpeg, "-hide_banner", "-loglevel", "error", "-nostats", "-y",
+            "-re", "-f", "lavfi", "-i", f"testsrc=size={self.video_size}:rate={self.fps}",
+            "-re", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
             "-c:a", "aac", "-ac", "2",
             "-f", "mov", str(partial),
         ]  # fmt: skip
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+
+    def _start_recorder(self) -> None:
+        partial = self.storage / f".recording-{uuid.uuid4().hex}.mov"
+
+        async def launch() -> asyncio.subprocess.Process:
+            return await asyncio.create_subprocess_exec(
+                *self._recorder_argv(partial),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
             )
-            _, err = await proc.communicate()
-            if proc.returncode != 0:
-                log.error("ffmpeg could not render %s: %s", clip.file, err.decode(errors="replace"))
+
+        self._recorder = _Recorder(partial, time.monotonic(), asyncio.ensure_future(launch()))
+
+    async def _finalise(self, recorder: _Recorder, clip: Clip) -> None:
+        target = self.clip_path(clip)
+        try:
+            proc = await recorder.process
+            # A recording stopped at once still gets a few frames, as on a deck.
+            await asyncio.sleep(max(0.0, recorder.started + 1.0 - time.monotonic()))
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.write(b"q")
+                    await proc.stdin.drain()
+                    proc.stdin.close()
+            try:
+                _, err = await asyncio.wait_for(proc.communicate(), 30)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                log.error("ffmpeg did not finish %s in time", clip.file)
+                return
+            if proc.returncode != 0 or not recorder.partial.exists():
+                log.error("ffmpeg could not record %s: %s", clip.file, err.decode(errors="replace"))
                 return
             # Appear in the disk list only once complete: FTP never serves a partial file.
-            os.replace(partial, target)
+            os.replace(recorder.partial, target)
             self.clips.append(clip)
             self._notify_slot(clip.slot)
+        except OSError as exc:
+            log.error("cannot run ffmpeg for %s: %s", clip.file, exc)
         finally:
             self._rendering -= 1
-            partial.unlink(missing_ok=True)
+            recorder.partial.unlink(missing_ok=True)
 
     # -- notifications -----------------------------------------------------
     def _transport_changed(self) -> None:
