@@ -1,0 +1,110 @@
+"""A whole agent (kernel + simulator) with an RTSP camera and a V4L2-style source."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+harness = pytest.importorskip("ocframe.testing.harness", reason="kernel harness not available")
+
+
+def _config(tmp_path: Path, sim, server, monkeypatch) -> Path:
+    monkeypatch.setenv("CAM1_PASSWORD", server.password)
+    inputs = [
+        {
+            "name": "camera",
+            "driver": "ipcam",
+            "flavor": "presentation/source",
+            "settings": {
+                "url": server.url,
+                "username": server.username,
+                "password": "${CAM1_PASSWORD}",
+                "connect_timeout": 2.0,
+            },
+        },
+        {
+            "name": "presenter",
+            "driver": "v4l2",
+            "flavor": "presenter/source",
+            "settings": {
+                "source_override": "testsrc",
+                "test_size": "320x180",
+                "test_rate": 15,
+                "audio": "alsa",
+            },
+        },
+    ]
+    return harness.write_config(tmp_path, sim, agents=[harness.agent("room-1", inputs)])
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("ocframe_driver_v4l2") is None,
+    reason="ocframe-driver-v4l2 not installed",
+)
+def test_rtsp_camera_and_v4l2_source_ingest_two_tracks(
+    tmp_path, opencast_simulator, rtsp_server, monkeypatch, ffprobe
+) -> None:
+    cfg = _config(tmp_path, opencast_simulator, rtsp_server, monkeypatch)
+    start = harness.soon(3)
+    end = start + timedelta(seconds=6)
+    uid = opencast_simulator.add_event(agent="room-1", start=start, end=end)
+    with harness.InProcessAgent(cfg):
+        ingest = opencast_simulator.wait_for_ingest(uid, timeout=90)
+    assert ingest is not None
+    by_flavor = {t.flavor: t for t in ingest.tracks}
+    assert set(by_flavor) == {"presentation/source", "presenter/source"}
+    for track in by_flavor.values():
+        assert track.path is not None
+        info = ffprobe(track.path)
+        assert abs(float(info["format"]["duration"]) - 6.0) < 3.0
+    kinds = [s["codec_name"] for s in ffprobe(by_flavor["presentation/source"].path)["streams"]]
+    assert kinds == ["h264"]
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue-6 goal not met yet: measured 8.3 s ingested of a 12 s event with a kill + "
+    "immediate restart (3.1 s + 5.2 s segments); lost: ~1 s connect at DTSTART, <=1 s poll, "
+    "0.5 s backoff, ~1 s server restart + reconnect. Needs a kernel-side pre-roll start.",
+)
+def test_drop_out_ingests_every_segment(
+    tmp_path, opencast_simulator, rtsp_server, monkeypatch, ffprobe
+) -> None:
+    monkeypatch.setenv("CAM1_PASSWORD", rtsp_server.password)
+    inputs = [
+        {
+            "name": "camera",
+            "driver": "ipcam",
+            "flavor": "presentation/source",
+            "settings": {
+                "url": rtsp_server.url,
+                "username": rtsp_server.username,
+                "password": "${CAM1_PASSWORD}",
+                "connect_timeout": 1.0,
+            },
+        }
+    ]
+    cfg = harness.write_config(
+        tmp_path, opencast_simulator, agents=[harness.agent("room-1", inputs)]
+    )
+    start = harness.soon(3)
+    end = start + timedelta(seconds=12)
+    uid = opencast_simulator.add_event(agent="room-1", start=start, end=end)
+    with harness.InProcessAgent(cfg):
+        # Let the camera record a while, then cut its power and bring it back.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list((tmp_path / "var").rglob("*.mkv")):
+            time.sleep(0.2)
+        time.sleep(3)
+        rtsp_server.restart()  # killed (connections reset) and back on the same port
+        ingest = opencast_simulator.wait_for_ingest(uid, timeout=120)
+    assert ingest is not None
+    total = sum(float(ffprobe(t.path)["format"]["duration"]) for t in ingest.tracks if t.path)
+    # Media lost: the outage itself plus detection, backoff and reconnection.
+    assert abs(total - 12.0) <= 3.0, (total, [t.filename for t in ingest.tracks])
