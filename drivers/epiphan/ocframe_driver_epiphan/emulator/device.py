@@ -77,6 +77,7 @@ class Recorder:
     # Bumped on every start/stop so a timer of a superseded request does nothing.
     generation: int = 0
     params: dict[str, str] = field(default_factory=dict)
+    stop_pending: bool = False
 
     @property
     def channel(self) -> str:
@@ -218,6 +219,7 @@ class PearlDevice:
             if r.state in ("starting", "started"):
                 return  # idempotent, like pressing record twice
             r.state = "starting"
+            r.stop_pending = False
             r.description = ""
             r.generation += 1
             generation = r.generation
@@ -249,14 +251,18 @@ class PearlDevice:
             r.current = entry
             r.started_at = time.monotonic()
             r.state = "started"
+            stop_pending, r.stop_pending = r.stop_pending, False
+        if stop_pending:
+            self.stop(rid)
 
     def stop(self, rid: str) -> None:
         with self.lock:
             r = self.recorder(rid)
             r.params["rec_enabled"] = ""
             if r.state == "starting":
-                r.generation += 1
-                r.state = "stopped"
+                # Like the hardware, a recording being set up is not dropped:
+                # it starts, then stops (a short file).
+                r.stop_pending = True
                 return
             if r.state != "started":
                 return
