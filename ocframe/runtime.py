@@ -22,7 +22,7 @@ from .errors import ConfigError, CoreError, PluginError
 from .events import EventBus
 from .ffmpeg import find_ffmpeg, find_ffprobe
 from .model import AgentState, Event, InputSpec, RecordingState, StateChange, safe_name
-from .opencast.calendar import CalendarError, parse_calendar
+from .opencast.calendar import CalendarError, CalendarParser
 from .opencast.client import OpencastClient
 from .plugins import PluginRegistry
 from .reporter import CoreReporter
@@ -118,6 +118,8 @@ class AgentRuntime:
         )
         self._etag: str | None = None
         self._calendar_failing = False
+        # Remembers this agent's last calendar: only changed events are re-parsed.
+        self._calendar_parser = CalendarParser()
         self._stop = threading.Event()
         self._calendar_wake = threading.Event()
         self._calendar_thread = threading.Thread(
@@ -371,14 +373,14 @@ class AgentRuntime:
             if resp.status == 304:
                 self._calendar_ok()
                 return
-            events = parse_calendar(resp.body or b"")
+            events = self._calendar_parser.parse(resp.body or b"")
         except (CalendarError, CoreError) as exc:
             if not self._calendar_failing:
                 self.log.error("calendar: %s; keeping the previous schedule", exc.reason)
             self._calendar_failing = True
             return
         self._etag = resp.etag
-        self.service.schedule_cache.save(self.name, events, resp.etag)
+        self.service.schedule_cache.save(self.name, events, resp.etag, body=resp.body)
         self.scheduler.set_events(events)
         self._calendar_ok()
         self.log.info("calendar: %d event(s)", len(events))

@@ -1,8 +1,15 @@
 """The permanent schedule cache: the last good calendar of each agent, so
-an agent restarted without network still records what was scheduled."""
+an agent restarted without network still records what was scheduled.
+
+The calendar is kept as the core sent it (with its ETag, so a restarted
+agent can ask "changed since?"), which is cheaper to write than thousands
+of events as JSON; events saved without a calendar body are kept as JSON.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 import threading
 import time
@@ -11,12 +18,15 @@ from pathlib import Path
 from .model import Event
 from .store import event_from_json, event_to_json
 
+log = logging.getLogger("ocframe.schedule")
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schedule (
     agent TEXT PRIMARY KEY,
     etag TEXT,
     fetched REAL NOT NULL,
-    events_json TEXT NOT NULL
+    events_json TEXT NOT NULL,
+    calendar BLOB
 );
 """
 
@@ -28,6 +38,9 @@ class ScheduleCache:
         self._lock = threading.Lock()
         with self._connect() as db:
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(schedule)")}
+            if "calendar" not in columns:  # a cache written by an older version
+                db.execute("ALTER TABLE schedule ADD COLUMN calendar BLOB")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -35,23 +48,42 @@ class ScheduleCache:
         return db
 
     def load(self, agent: str) -> tuple[list[Event], str | None]:
+        """The agent's cached events (those not ended long ago) and ETag."""
         with self._lock, self._connect() as db:
             row = db.execute(
-                "SELECT etag, events_json FROM schedule WHERE agent = ?", (agent,)
+                "SELECT etag, events_json, calendar FROM schedule WHERE agent = ?", (agent,)
             ).fetchone()
         if row is None:
             return [], None
-        import json
+        etag, events_json, calendar = row
+        if calendar:
+            from .opencast.calendar import CalendarError, parse_calendar
 
-        return [event_from_json(e) for e in json.loads(row[1])], row[0]
+            try:
+                return parse_calendar(bytes(calendar)), etag
+            except CalendarError as exc:
+                log.error("%s: cached calendar unreadable (%s); starting without it",
+                          agent, exc.reason)
+                return [], None
+        return [event_from_json(e) for e in json.loads(events_json)], etag
 
-    def save(self, agent: str, events: list[Event], etag: str | None) -> None:
-        import json
-
-        payload = json.dumps([event_to_json(e) for e in events])
+    def save(self, agent: str, events: list[Event], etag: str | None,
+             body: bytes | None = None) -> None:
+        """Remember an agent's schedule. With ``body`` (the calendar as the
+        core sent it, from which ``events`` were parsed) the body is kept
+        instead of the events."""
+        payload = "[]" if body is not None else json.dumps([event_to_json(e) for e in events])
         with self._lock, self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO schedule (agent, etag, fetched, events_json)"
-                " VALUES (?, ?, ?, ?)",
-                (agent, etag, time.time(), payload),
+                "INSERT OR REPLACE INTO schedule (agent, etag, fetched, events_json, calendar)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (agent, etag, time.time(), payload, body),
             )
+
+    def info(self, agent: str) -> tuple[str | None, float] | None:
+        """(ETag, time of the last save) of an agent's cached schedule."""
+        with self._lock, self._connect() as db:
+            row = db.execute(
+                "SELECT etag, fetched FROM schedule WHERE agent = ?", (agent,)
+            ).fetchone()
+        return (row[0], row[1]) if row else None

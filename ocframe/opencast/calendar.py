@@ -1,12 +1,39 @@
-"""Parsing the core's iCalendar into :class:`ocframe.Event` objects."""
+"""Parsing the core's iCalendar into :class:`ocframe.Event` objects.
+
+Calendars hold thousands of events, each carrying base64 attachments, and
+most polls return a calendar in which nothing or one event changed. So the
+body is cut into ``VEVENT`` blocks by scanning bytes, each block is keyed by
+a hash of its bytes, and only blocks never seen before are parsed. Within a
+block the content lines are unfolded here, but their values are still read
+by icalendar (dates, TEXT unescaping, parameters); the attachment values,
+which are most of the bytes, are only cut out and decoded when someone
+reads :attr:`Event.attachments` (the capture agent properties excepted,
+which every event needs).
+
+Errors name the line of the calendar (1-based) where they were found.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import logging
-from datetime import UTC, datetime, timedelta
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-import icalendar
+from icalendar.parser import Contentline
+from icalendar.prop import vDDDTypes
+
+try:
+    from icalendar.parser import unescape_backslash
+except ImportError:  # icalendar < 7: the same RFC 5545 TEXT unescaping
+
+    def unescape_backslash(val: str) -> str:
+        return re.sub(r"\\([\\,;:nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1),
+                      val)
 
 from ..errors import CoreError
 from ..model import Event
@@ -16,6 +43,13 @@ log = logging.getLogger("ocframe.calendar")
 PROPERTIES_ATTACHMENT = "org.opencastproject.capture.agent.properties"
 #: The core drops events that ended more than an hour ago; so do we.
 ENDED_HORIZON = timedelta(hours=1)
+
+_BEGIN = b"BEGIN:VEVENT"
+_END = b"END:VEVENT"
+_DATE_PROPS = frozenset({"DTSTART", "DTEND", "LAST-MODIFIED"})
+_TEXT_PROPS = frozenset({"UID", "SUMMARY", "LOCATION", "DESCRIPTION", "RELATED-TO"})
+_WANTED = _DATE_PROPS | _TEXT_PROPS
+_UTC_FORM = re.compile(r"\d{8}T\d{6}Z")
 
 
 class CalendarError(CoreError):
@@ -36,6 +70,51 @@ def parse_properties(text: str) -> dict[str, str]:
     return props
 
 
+class LazyAttachments(Mapping[str, bytes]):
+    """Attachment name -> decoded bytes, decoded only when read.
+
+    Holds the base64 text; nothing is cached, so reading is cheap to repeat
+    and keeping thousands of events costs only their encoded size.
+    """
+
+    __slots__ = ("_encoded",)
+
+    def __init__(self, encoded: Mapping[str, bytes]) -> None:
+        self._encoded = dict(encoded)
+
+    def __getitem__(self, name: str) -> bytes:
+        return _b64(self._encoded[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._encoded)
+
+    def __len__(self) -> int:
+        return len(self._encoded)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._encoded
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyAttachments):
+            return self._encoded == other._encoded
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k!r}: <{len(v)} base64 bytes>" for k, v in self._encoded.items())
+        return f"LazyAttachments({{{sizes}}})"
+
+
+def _b64(data: bytes) -> bytes:
+    try:
+        return base64.b64decode(data, validate=False)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def _utc(value: object) -> datetime:
     dt = getattr(value, "dt", value)
     if not isinstance(dt, datetime):
@@ -43,48 +122,358 @@ def _utc(value: object) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-def parse_calendar(body: bytes, *, now: datetime | None = None) -> list[Event]:
-    """All events of a calendar, skipping ones that ended long ago."""
+# Parameter sections of ATTACH lines repeat in every event; parse each once.
+_param_cache: dict[str, dict[str, str]] = {}
+
+
+def _params(head: str) -> dict[str, str]:
+    cached = _param_cache.get(head)
+    if cached is None:
+        _name, params, _value = Contentline(head + ":").parts()
+        cached = {str(k).upper(): str(v) for k, v in params.items()}
+        if len(_param_cache) < 256:
+            _param_cache[head] = cached
+    return cached
+
+
+def _value_colon(line: bytes) -> int:
+    """Index of the colon between name/parameters and value (quotes respected)."""
+    colon = line.find(b":")
+    quote = line.find(b'"')
+    if quote == -1 or colon == -1 or colon < quote:
+        return colon
+    inside = False
+    for i in range(len(line)):
+        c = line[i]
+        if c == 0x22:
+            inside = not inside
+        elif c == 0x3A and not inside:
+            return i
+    return -1
+
+
+def _logical_lines(block: bytes, first_line: int) -> Iterator[tuple[int, bytes]]:
+    """(line number, unfolded content line) pairs of one block."""
+    raw_lines = block.split(b"\n")
+    if b"\n " not in block and b"\n\t" not in block:
+        for i, raw in enumerate(raw_lines):
+            if raw:
+                yield first_line + i, raw[:-1] if raw[-1:] == b"\r" else raw
+        return
+    current: bytes | None = None
+    current_no = first_line
+    pieces: list[bytes] | None = None
+    for i, raw in enumerate(raw_lines):
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        if line[:1] in (b" ", b"\t") and current is not None:
+            # A folded continuation: RFC 5545 removes the line break and one blank.
+            if pieces is None:
+                pieces = [current]
+            pieces.append(line[1:])
+        else:
+            if current:
+                yield current_no, (b"".join(pieces) if pieces else current)
+            current, current_no, pieces = line, first_line + i, None
+    if current:
+        yield current_no, (b"".join(pieces) if pieces else current)
+
+
+def _text(line_no: int, raw: bytes) -> str:
     try:
-        cal = icalendar.Calendar.from_ical(body)
-    except ValueError as exc:
-        raise CalendarError(f"not a valid calendar: {exc}") from None
-    now = now or datetime.now(UTC)
-    events: list[Event] = []
-    for comp in cal.walk("VEVENT"):
-        try:
-            events.append(event_from_component(comp))
-        except (KeyError, ValueError) as exc:
-            uid = str(comp.get("UID", "?"))
-            raise CalendarError(f"event {uid}: {exc}") from None
-    return [e for e in events if e.end > now - ENDED_HORIZON]
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CalendarError(f"not UTF-8 ({exc.reason} at byte {exc.start})", line_no) from None
 
 
-def event_from_component(comp: icalendar.cal.Component) -> Event:
-    uid = str(comp["UID"])
-    attachments: dict[str, bytes] = {}
-    raw_attach = comp.get("ATTACH")
-    for att in raw_attach if isinstance(raw_attach, list) else [raw_attach] if raw_attach else []:
-        params = getattr(att, "params", {})
-        name = params.get("X-APPLE-FILENAME") or params.get("FILENAME") or ""
+def _date_time(name: str, value: str, tzid: str | None) -> datetime:
+    if tzid is None and _UTC_FORM.fullmatch(value):
+        # The one form Opencast writes (yyyyMMddTHHmmssZ), read without the
+        # general machinery; anything else goes to icalendar below.
+        return datetime(int(value[0:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]),
+                        int(value[11:13]), int(value[13:15]), tzinfo=UTC)
+    parsed = vDDDTypes.from_ical(value, timezone=tzid)
+    if not isinstance(parsed, datetime):
+        kind = "date" if isinstance(parsed, date) else type(parsed).__name__
+        raise ValueError(f"a {kind}, not a date-time: {value!r}")
+    return _utc(parsed)
+
+
+def _name_of(line: bytes) -> bytes:
+    end = len(line)
+    for sep in (b":", b";"):
+        i = line.find(sep, 0, end)
+        if i >= 0:
+            end = i
+    return line[:end].upper()
+
+
+_FAST_LINE = re.compile(
+    rb"^(DTSTART|DTEND|SUMMARY|UID|LAST-MODIFIED|DESCRIPTION|LOCATION|RELATED-TO|ATTACH)"
+    rb"([;:])([^\r\n]*)",
+    re.MULTILINE,
+)
+
+
+def parse_event_block(block: bytes, first_line: int = 1) -> Event:
+    """One ``BEGIN:VEVENT`` ... ``END:VEVENT`` block (bytes) as an Event.
+
+    Blocks as Opencast writes them (no folding, no nested components) take
+    a quick path that picks the wanted lines with one regular expression;
+    anything else, and any error, goes through the line-by-line reading,
+    which names the line at fault.
+    """
+    if b"\n " not in block and b"\n\t" not in block and b"\nBEGIN:" not in block:
         try:
-            data = base64.b64decode(str(att), validate=False)
-        except ValueError:
+            return _quick_block(block)
+        except (CalendarError, ValueError, KeyError, UnicodeDecodeError):
+            pass
+    return _block_by_lines(block, first_line)
+
+
+def _quick_block(block: bytes) -> Event:
+    values: dict[str, Any] = {}
+    encoded: dict[str, bytes] = {}
+    for bname, sep, rest in _FAST_LINE.findall(block):
+        if bname == b"ATTACH":
+            line = b"ATTACH" + sep + rest
+            colon = _value_colon(line)
+            head = line[:colon].decode("utf-8")
+            params = _params(head) if ";" in head else {}
+            if params.get("ENCODING", "").upper() != "BASE64" and (
+                params.get("VALUE", "").upper() != "BINARY"
+            ):
+                continue
+            aname = params.get("X-APPLE-FILENAME") or params.get("FILENAME") or ""
+            encoded[aname] = line[colon + 1 :]
             continue
-        attachments[str(name)] = data
-    props_raw = attachments.get(PROPERTIES_ATTACHMENT, b"")
-    props = parse_properties(props_raw.decode("utf-8", "replace"))
-    lm = comp.get("LAST-MODIFIED")
-    related = comp.get("RELATED-TO")
+        name = bname.decode()
+        if name in values:
+            continue
+        if sep == b";":
+            _n, params, value = Contentline((bname + sep + rest).decode("utf-8")).parts()
+            tzid, escaped = params.get("TZID"), False
+        else:
+            value, tzid = rest.decode("utf-8"), None
+            escaped = "\\" in value
+        if name in _DATE_PROPS:
+            values[name] = _date_time(name, value, tzid)
+        else:
+            values[name] = unescape_backslash(value) if escaped else value
+    return _make_event(values, encoded, None, 0)
+
+
+def _block_by_lines(block: bytes, first_line: int) -> Event:
+    values: dict[str, Any] = {}
+    lines_of: dict[str, int] = {}
+    encoded: dict[str, bytes] = {}
+    depth = 0
+    for no, line in _logical_lines(block, first_line):
+        bname = _name_of(line)
+        if bname == b"BEGIN":
+            depth += 1
+            continue
+        if bname == b"END":
+            depth -= 1
+            continue
+        if depth != 1:
+            continue  # nested components (VALARM)
+        if bname == b"ATTACH":
+            colon = _value_colon(line)
+            if colon < 0:
+                raise CalendarError("ATTACH line without a value", no)
+            head = _text(no, line[:colon])
+            params = _params(head) if ";" in head else {}
+            if params.get("ENCODING", "").upper() != "BASE64" and (
+                params.get("VALUE", "").upper() != "BINARY"
+            ):
+                continue  # a URI, not content: nothing to decode
+            aname = params.get("X-APPLE-FILENAME") or params.get("FILENAME") or ""
+            encoded[aname] = line[colon + 1 :]
+            continue
+        name = bname.decode("ascii", "replace")
+        if name not in _WANTED or name in values:
+            continue  # unused and repeated properties
+        text = _text(no, line)
+        if text[len(name)] == ";":
+            # Parameters: let icalendar split them (it also unescapes the value).
+            try:
+                _n, params, value = Contentline(text).parts()
+            except ValueError as exc:
+                raise CalendarError(str(exc), no) from None
+            tzid = params.get("TZID")
+            escaped = False
+        elif text[len(name) :][:1] == ":":
+            value, tzid = text[len(name) + 1 :], None
+            escaped = "\\" in value
+        else:
+            raise CalendarError(f"not a content line: {text[:60]!r}", no)
+        try:
+            if name in _DATE_PROPS:
+                values[name] = _date_time(name, value, tzid)
+            else:
+                values[name] = unescape_backslash(value) if escaped else value
+        except ValueError as exc:
+            raise CalendarError(f"{name}: {exc}", no) from None
+        lines_of[name] = no
+    return _make_event(values, encoded, lines_of, first_line)
+
+
+def _make_event(values: dict[str, Any], encoded: dict[str, bytes],
+                lines_of: dict[str, int] | None, first_line: int) -> Event:
+    for required in ("UID", "DTSTART", "DTEND"):
+        if required not in values:
+            uid = values.get("UID")
+            who = f"event {uid}" if uid else "event"
+            raise CalendarError(f"{who} has no {required}", first_line)
+    if values["DTEND"] < values["DTSTART"]:
+        where = lines_of["DTEND"] if lines_of else None
+        raise CalendarError(f"event {values['UID']} ends before it starts", where)
+    props_raw = encoded.get(PROPERTIES_ATTACHMENT)
+    props = parse_properties(_b64(props_raw).decode("utf-8", "replace")) if props_raw else {}
+    related = values.get("RELATED-TO")
     return Event(
-        uid=uid,
-        start=_utc(comp["DTSTART"]),
-        end=_utc(comp["DTEND"]),
-        title=str(comp.get("SUMMARY", "")),
-        location=str(comp.get("LOCATION", "")),
-        series_id=str(related) if related else props.get("event.series") or None,
-        description=str(comp["DESCRIPTION"]) if comp.get("DESCRIPTION") else None,
-        last_modified=_utc(lm) if lm else None,
+        uid=values["UID"],
+        start=values["DTSTART"],
+        end=values["DTEND"],
+        title=values.get("SUMMARY", ""),
+        location=values.get("LOCATION", ""),
+        series_id=related or props.get("event.series") or None,
+        description=values.get("DESCRIPTION") or None,
+        last_modified=values.get("LAST-MODIFIED"),
         properties=props,
-        attachments=attachments,
+        attachments=LazyAttachments(encoded),
     )
+
+
+def _line_end(body: bytes, pos: int) -> int:
+    """Index just past the end of the line containing ``pos``."""
+    nl = body.find(b"\n", pos)
+    return len(body) if nl < 0 else nl + 1
+
+
+_PROPS_MARK = b"X-APPLE-FILENAME=" + PROPERTIES_ATTACHMENT.encode() + b":"
+
+
+def _line_after(body: bytes, pos: int, stop: int) -> int:
+    """End of the content line starting before ``pos`` (past its line break),
+    or -1 when it is folded onto the next line."""
+    nl = body.find(b"\n", pos, stop)
+    if nl < 0 or body[nl + 1 : nl + 2] in (b" ", b"\t"):
+        return -1
+    return nl + 1
+
+
+def _block_key(body: bytes, view: memoryview, begin: int, stop: int) -> bytes:
+    """What identifies an event's content: a hash of its block without the
+    parts the core rewrites on every request (``DTSTAMP`` is the time of the
+    request; the properties attachment starts with a date comment), plus the
+    properties without their comment lines."""
+    cuts: list[tuple[int, int]] = []
+    props = b""
+    stamp = body.find(b"\nDTSTAMP", begin, stop)
+    if stamp >= 0:
+        end = _line_after(body, stamp + 1, stop)
+        if end > 0:
+            cuts.append((stamp + 1, end))
+    mark = body.find(_PROPS_MARK, begin, stop)
+    if mark >= 0:
+        value = mark + len(_PROPS_MARK)
+        end = _line_after(body, value, stop)
+        if end > 0:
+            cuts.append((value, end))
+            decoded = _b64(body[value:end].rstrip())
+            props = b"\n".join(
+                line for line in decoded.splitlines() if not line.startswith(b"#")
+            )
+    h = hashlib.blake2b(digest_size=16)
+    pos = begin
+    for a, b in sorted(cuts):
+        if a >= pos:
+            h.update(view[pos:a])
+            pos = b
+    h.update(view[pos:stop])
+    return h.digest() + props
+
+
+def _find_at_line_start(body: bytes, needle: bytes, pos: int) -> int:
+    while True:
+        i = body.find(needle, pos)
+        if i <= 0 or body[i - 1] == 0x0A:
+            return i
+        pos = i + 1
+
+
+class CalendarParser:
+    """Parses calendars, remembering the events of the last good one by the
+    hash of their bytes (see :func:`_block_key`) so an unchanged event is
+    never parsed twice.
+
+    One parser per agent: its memory is that agent's last calendar.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[bytes, Event] = {}
+        #: Blocks parsed (not found in the cache) by the last call.
+        self.last_parsed = 0
+
+    def parse(self, body: bytes, *, now: datetime | None = None) -> list[Event]:
+        """All events of a calendar, skipping ones that ended long ago.
+
+        Raises :class:`CalendarError` naming the line; the parser's memory
+        is then left as it was.
+        """
+        start = body.lstrip()
+        if start.startswith(b"\xef\xbb\xbf"):
+            start = start[3:]
+        if not start:
+            raise CalendarError("the core sent an empty calendar", 1)
+        if not start[:15].upper().startswith(b"BEGIN:VCALENDAR"):
+            first = start.split(b"\n", 1)[0][:60]
+            raise CalendarError(f"not an iCalendar (starts with {first!r})", 1)
+        total_lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+        if _find_at_line_start(body, b"END:VCALENDAR", 0) < 0:
+            raise CalendarError("the calendar ends without END:VCALENDAR (cut short?)",
+                                total_lines)
+        cache = self._cache
+        fresh: dict[bytes, Event] = {}
+        events: list[Event] = []
+        parsed = 0
+        view = memoryview(body)
+        pos = 0
+        line = 1
+        while True:
+            begin = _find_at_line_start(body, _BEGIN, pos)
+            if begin < 0:
+                break
+            line += body.count(b"\n", pos, begin)
+            end = _find_at_line_start(body, _END, begin)
+            following = _find_at_line_start(body, _BEGIN, begin + 1)
+            if end < 0 or (0 <= following < end):
+                raise CalendarError("VEVENT without END:VEVENT", line)
+            stop = _line_end(body, end)
+            key = _block_key(body, view, begin, stop)
+            event = cache.get(key) or fresh.get(key)
+            if event is None:
+                event = parse_event_block(body[begin:stop], line)
+                parsed += 1
+            fresh[key] = event
+            events.append(event)
+            line += body.count(b"\n", begin, stop)
+            pos = stop
+        self._cache = fresh
+        self.last_parsed = parsed
+        now = now or datetime.now(UTC)
+        horizon = now - ENDED_HORIZON
+        return [e for e in events if e.end > horizon]
+
+
+def parse_calendar(
+    body: bytes, *, now: datetime | None = None, parser: CalendarParser | None = None
+) -> list[Event]:
+    """All events of a calendar, skipping ones that ended long ago.
+
+    Pass the same ``parser`` for successive calendars of one agent to
+    re-parse only the events that changed.
+    """
+    return (parser or CalendarParser()).parse(body, now=now)
+
