@@ -19,6 +19,9 @@ from .opencast.client import OpencastClient
 
 log = logging.getLogger("ocframe.reporter")
 
+#: Seconds between repeats of the same authentication failure in the log.
+AUTH_REMINDER = 600.0
+
 
 class CoreReporter:
     def __init__(
@@ -55,6 +58,8 @@ class CoreReporter:
         self._last_caps_post = 0.0
         self._caps_dirty = True
         self._failing = False
+        self._last_error: str | None = None
+        self._last_error_logged = 0.0
         self._thread = threading.Thread(target=self._run, name=f"reporter-{agent}", daemon=True)
 
     def start(self) -> None:
@@ -94,10 +99,18 @@ class CoreReporter:
                 if self._failing:
                     log.info("%s: the core answers again", self.agent)
                 self._failing = False
+                self._last_error = None
             except CoreError as exc:
-                # One line per outage, not one per attempt.
-                if not self._failing or isinstance(exc, AuthError):
+                # One line per outage, not one per attempt; again for a
+                # different kind of failure, and for a lasting auth failure
+                # every AUTH_REMINDER seconds.
+                now = time.monotonic()
+                kind = f"{type(exc).__name__}:{exc.status}"
+                if (not self._failing or kind != self._last_error
+                        or (isinstance(exc, AuthError)
+                            and now - self._last_error_logged >= AUTH_REMINDER)):
                     log.error("%s: cannot report to the core: %s", self.agent, exc.reason)
+                    self._last_error, self._last_error_logged = kind, now
                 self._failing = True
             self._wake.wait(timeout=5.0 if self._failing else 1.0)
             self._wake.clear()

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import CoreError
 from .http import CoreSession
-from .jettison import as_list
+from .jettison import as_list, as_str
 
 log = logging.getLogger("ocframe.core.registry")
 
@@ -64,11 +64,19 @@ class ServiceRegistry:
         for entry in entries:  # the core sorts them least loaded first
             if not isinstance(entry, dict):
                 continue
-            if entry.get("online") is False or entry.get("active") is False:
+            # The core filters these already; a proxy or an older core may not.
+            if not _flag(entry.get("online"), True) or not _flag(entry.get("active"), True):
                 continue
-            if entry.get("maintenance") is True:
+            if _flag(entry.get("maintenance"), False):
                 continue
-            host, path = entry.get("host"), entry.get("path")
-            if host and path is not None:
-                return f"{str(host).rstrip('/')}/{str(path).strip('/')}".rstrip("/")
+            host, path = as_str(entry.get("host")), as_str(entry.get("path"))
+            if host:
+                return f"{host.rstrip('/')}/{path.strip('/')}".rstrip("/")
         raise CoreError(f"service registry: no available {service_type} service")
+
+
+def _flag(value: Any, default: bool) -> bool:
+    """A boolean as Jettison gives it (true, "true") or as XML text."""
+    if value is None or value == "":
+        return default
+    return as_str(value).strip().lower() == "true"
