@@ -7,6 +7,7 @@ import random
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,9 @@ class AdminEndpoints:
     shuffle_events: bool
     fold_calendar_lines: bool
     agent_timeout: float
+    #: Tests may set this to rewrite every calendar body before it is sent
+    #: (a broken calendar, a core that writes something unusual).
+    calendar_transform: Callable[[bytes], bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -383,7 +387,11 @@ class AdminEndpoints:
             else:
                 events.sort(key=lambda e: e.start)
             body = render_calendar(events, now_dt, fold=self.fold_calendar_lines)
-        response = Response(body.encode("utf-8"), mimetype="text/calendar")
+        payload = body.encode("utf-8")
+        transform = self.calendar_transform
+        if transform is not None:
+            payload = transform(payload)
+        response = Response(payload, mimetype="text/calendar")
         response.headers["Content-Type"] = "text/calendar;charset=UTF-8"
         if etag is not None:
             # Unquoted, exactly as the core sends it; werkzeug would quote it.
