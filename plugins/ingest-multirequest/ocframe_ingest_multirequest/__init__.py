@@ -1,115 +1,152 @@
 """Multi-request ingest: the method Opencast recommends for capture agents.
 
 The media package is created (with the event UID as its id, so the core
-links it to the scheduled event), each element is added by its own
+links it to the scheduled event; or with a random id and the legacy
+``workflowInstanceId`` link), each element is added by its own streamed
 request, then ``ingest`` starts the workflow. The media package returned by
 every step is saved in the job's checkpoint, so a failed element is retried
 alone and, after a crash, only the elements the core does not have yet are
-sent again.
+sent again. Each answer is checked: the new element must carry the size
+(and MD5) of what was sent.
 """
 
 from __future__ import annotations
 
-import re
-import xml.etree.ElementTree as ET
+import json
+import time
+from collections.abc import Callable
 from typing import ClassVar
 
-from ocframe.errors import IngestError
+from ocframe.errors import CoreError, IngestError
 from ocframe.ingest import IngestJob, IngestResult, IngestStrategy, StrategySettings
 from ocframe.model import Track
 from ocframe.opencast.http import FilePart, TextPart
 
-MP_KEY = "multirequest.mediapackage"
-DONE_PREFIX = "multirequest.done."
+from .support import (
+    UploadSettings,
+    element_lists,
+    new_element,
+    parse_answer,
+    tap_for,
+    verify_element,
+    workflow_fields,
+    workflow_id,
+)
+
+ENDPOINTS = {"track": "addTrack", "catalog": "addCatalog", "attachment": "addAttachment"}
+# The core may take long to start a workflow on a loaded system.
+INGEST_READ_TIMEOUT = 600.0
 
 
-class MultiRequestSettings(StrategySettings):
-    #: Upload rate limit in bytes per second (0: unlimited).
-    rate_limit: int = 0
+class MultiRequestSettings(UploadSettings):
+    pass
 
 
 class MultiRequestIngest(IngestStrategy):
     Settings: ClassVar[type[StrategySettings]] = MultiRequestSettings
+    #: Checkpoint keys of this strategy start with this (a method switch
+    #: between attempts must not reuse another method's notes).
+    prefix: ClassVar[str] = "multirequest."
+
+    settings: UploadSettings
 
     def ingest(self, job: IngestJob) -> IngestResult:
-        http = job.http
-        cp = job.checkpoint
-        mp = cp.get(MP_KEY)
-        if mp is None:
-            if job.link == "mediapackage_id":
-                mp = http.put(f"createMediaPackageWithID/{job.recording_id}").text
-            else:
-                mp = http.get("createMediaPackage").text
-            cp.set(MP_KEY, mp)
-        elements: list[tuple[str, str, Track]] = (
-            [("addTrack", f"track.{i}", t) for i, t in enumerate(job.package.tracks)]
-            + [("addCatalog", f"catalog.{i}", t) for i, t in enumerate(job.package.catalogs)]
-            + [("addAttachment", f"attachment.{i}", t)
-               for i, t in enumerate(job.package.attachments)]
-        )
-        total = sum(t.path.stat().st_size for _, _, t in elements)
+        mp, done = self.state(job)
+        elements = element_lists(job)
+        sizes = [t.path.stat().st_size for _, _, t in elements]
+        total = sum(sizes)
         base = 0
-        for endpoint, key, track in elements:
-            size = track.path.stat().st_size
-            if cp.get(DONE_PREFIX + key):
+        for (kind, key, track), size in zip(elements, sizes, strict=True):
+            if key in done:
                 base += size
                 continue
-            parts = [TextPart("flavor", track.flavor)]
-            if track.tags:
-                parts.append(TextPart("tags", ",".join(track.tags)))
-            parts.append(TextPart("mediaPackage", mp))
-            parts.append(FilePart("BODY", track.path, track.path.name, track.mimetype))
-            offset = base
-            resp = http.post_multipart(
-                endpoint,
-                parts,
-                progress=lambda sent, _t, o=offset: job.progress(min(o + sent, total), total),
-                rate_limit=float(self.settings.rate_limit) or None,
-            )
-            mp = resp.text
-            _check_mediapackage(mp, endpoint)
-            cp.set(MP_KEY, mp)
-            cp.set(DONE_PREFIX + key, "1")
+
+            def progress(sent: int, _total: int, offset: int = base) -> None:
+                job.progress(min(offset + sent, total), total)
+
+            mp = self.upload_element(job, mp, kind, key, track, progress)
+            done.add(key)
+            self.save(job, mp, done)
             base += size
-        if job.legacy_catalogs and not cp.get(DONE_PREFIX + "dc"):
-            for name, flavor in (("episode.xml", "dublincore/episode"),
-                                 ("series.xml", "dublincore/series")):
-                data = job.event.attachments.get(name)
-                if data:
-                    mp = http.post_form("addDCCatalog", {
-                        "mediaPackage": mp, "dublinCore": data.decode("utf-8"), "flavor": flavor,
-                    }).text
-            cp.set(MP_KEY, mp)
-            cp.set(DONE_PREFIX + "dc", "1")
-        fields: list[tuple[str, str]] = [("mediaPackage", mp)]
-        if job.workflow_definition:
-            fields.append(("workflowDefinitionId", job.workflow_definition))
-        if job.link == "workflow_instance_id":
-            fields.append(("workflowInstanceId", job.recording_id))
-        fields.extend(sorted(job.workflow_properties.items()))
-        resp = http.post_form("ingest", fields, timeout=(job.http.core.core.timeout, 600.0))
-        return IngestResult(
-            mediapackage_id=_mediapackage_id(mp) or job.recording_id,
-            workflow_id=_workflow_id(resp.text),
-        )
+        return self.start_workflow(job, mp)
 
+    # -- steps (the chunked strategy reuses them) ---------------------------
+    def state(self, job: IngestJob) -> tuple[str, set[str]]:
+        """The media package so far and the elements it holds, from the
+        checkpoint, or a new media package."""
+        saved = job.checkpoint.get(self.prefix + "state")
+        if saved:
+            data = json.loads(saved)
+            return data["mediapackage"], set(data["done"])
+        if job.link == "mediapackage_id":
+            mp = job.http.put(f"createMediaPackageWithID/{job.event.uid}").text
+        else:
+            mp = job.http.get("createMediaPackage").text
+        parse_answer(mp, "createMediaPackage")
+        self.save(job, mp, set())
+        return mp, set()
 
-def _check_mediapackage(xml: str, endpoint: str) -> None:
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError as exc:
-        raise IngestError(f"{endpoint}: the core answered no media package ({exc})") from None
-    if not root.tag.endswith("mediapackage"):
-        raise IngestError(f"{endpoint}: the core answered <{root.tag}>, not a media package")
+    def save(self, job: IngestJob, mp: str, done: set[str]) -> None:
+        # One key, so a crash never leaves a media package and its list of
+        # finished elements out of step.
+        job.checkpoint.set(self.prefix + "state",
+                           json.dumps({"mediapackage": mp, "done": sorted(done)}))
 
+    def upload_element(self, job: IngestJob, mp: str, kind: str, key: str, track: Track,
+                       progress: Callable[[int, int], None]) -> str:
+        """Add one element with one streamed request; returns the new media package."""
+        endpoint = ENDPOINTS[kind]
+        tap = tap_for(self.settings)
+        parts: list[TextPart | FilePart] = [TextPart("flavor", track.flavor)]
+        if track.tags:
+            parts.append(TextPart("tags", ",".join(track.tags)))
+        parts.append(TextPart("mediaPackage", mp))
+        parts.append(FilePart("BODY", track.path, track.path.name, track.mimetype, tap=tap))
+        resp = job.http.post_multipart(endpoint, parts, progress=progress,
+                                       rate_limit=self.settings.rate())
+        return self.check_added(mp, resp.text, kind, track, tap.hexdigest() if tap else None,
+                                endpoint)
 
-def _mediapackage_id(xml: str) -> str | None:
-    try:
-        return ET.fromstring(xml).get("id")
-    except ET.ParseError:
-        return None
+    @staticmethod
+    def check_added(before: str, after: str, kind: str, track: Track, md5: str | None,
+                    what: str) -> str:
+        _, old = parse_answer(before, what)
+        _, new = parse_answer(after, what)
+        element = new_element(old, new, kind, track.flavor)
+        if element is None:
+            raise IngestError(f"{what}: the core's answer lacks the new {kind} {track.flavor}")
+        verify_element(element, track.path.stat().st_size, md5, f"{what} {track.path.name}")
+        return after
 
+    def start_workflow(self, job: IngestJob, mp: str) -> IngestResult:
+        """Call ``ingest`` at most once per successful answer.
 
-def _workflow_id(xml: str) -> str | None:
-    m = re.search(r"<(?:\w+:)?workflow\b[^>]*\bid=\"([^\"]+)\"", xml)
-    return m.group(1) if m else None
+        The intent is written before the request; the workflow id right after
+        the answer. A retry that finds the workflow id returns it without
+        asking again. A retry that finds only the intent cannot tell whether
+        the core started the workflow (the answer was lost, or we crashed
+        before writing it): the core offers a capture agent no way to ask, so
+        it sends again and says so in the log (docs/ingest.md).
+        """
+        cp = job.checkpoint
+        mp_id, _ = parse_answer(mp, "media package")
+        done = cp.get(self.prefix + "workflow")
+        if done is not None:
+            return IngestResult(mp_id, done or None, "workflow started by an earlier attempt")
+        if cp.get(self.prefix + "ingest.sent"):
+            job.logger.warning(
+                "%s: an earlier ingest request got no answer; the core may already run a"
+                " workflow for it, sending again", job.recording_id)
+        fields = [("mediaPackage", mp), *workflow_fields(job)]
+        cp.set(self.prefix + "ingest.sent", repr(time.time()))
+        try:
+            resp = job.http.post_form(
+                "ingest", fields, timeout=(job.http.core.core.timeout, INGEST_READ_TIMEOUT))
+        except CoreError as exc:
+            if exc.status is not None:
+                # The core answered with an error: it did not start a workflow.
+                cp.set(self.prefix + "ingest.sent", "")
+            raise
+        wid = workflow_id(resp.text)
+        cp.set(self.prefix + "workflow", wid or "")
+        return IngestResult(mediapackage_id=mp_id or job.recording_id, workflow_id=wid)

@@ -1,0 +1,184 @@
+"""What every ingest strategy shares: settings, reading the core's media
+package answers, verifying what the core stored, and Dublin Core fields.
+
+The other strategies (single, zipped, chunked) depend on this distribution
+for these helpers, because multirequest is the default and always installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import Field
+
+from ocframe.errors import IngestError
+from ocframe.ingest import IngestJob, StrategySettings
+from ocframe.model import Event, Track
+from ocframe.opencast.multipart import DigestTap
+
+
+class UploadSettings(StrategySettings):
+    """Settings every strategy accepts."""
+
+    #: Upload rate limit in bytes per second (0: unlimited), e.g. to spare a
+    #: shared uplink during lectures.
+    rate_limit: int = Field(0, ge=0)
+    #: Compare the MD5 of what was sent with the checksum the core reports
+    #: (hashed on a helper thread while sending; costs CPU, not time).
+    verify_md5: bool = True
+
+    def rate(self) -> float | None:
+        return float(self.rate_limit) or None
+
+
+@dataclass(frozen=True)
+class MPElement:
+    kind: str  # track | catalog | attachment
+    id: str
+    flavor: str
+    size: int | None
+    checksum: str | None
+    url: str | None
+
+
+_KINDS = {"track": "track", "catalog": "catalog", "attachment": "attachment"}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1].split(":")[-1]
+
+
+def _find_mediapackage(root: ET.Element) -> ET.Element | None:
+    if _local(root.tag) == "mediapackage":
+        return root
+    for el in root.iter():
+        if _local(el.tag) == "mediapackage":
+            return el
+    return None
+
+
+def parse_answer(xml: str, what: str) -> tuple[str, list[MPElement]]:
+    """(media package id, elements) of a media package or a workflow holding one."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise IngestError(f"{what}: the core answered no XML ({exc})") from None
+    mp = _find_mediapackage(root)
+    if mp is None:
+        raise IngestError(f"{what}: the core answered <{_local(root.tag)}> without a media package")
+    elements: list[MPElement] = []
+    for el in mp.iter():
+        kind = _KINDS.get(_local(el.tag))
+        if kind is None or el.get("id") is None:
+            continue
+        fields = {_local(c.tag): (c.text or "").strip() for c in el}
+        size = fields.get("size")
+        elements.append(MPElement(
+            kind=kind, id=el.get("id", ""), flavor=el.get("type", ""),
+            size=int(size) if size and size.isdigit() else None,
+            checksum=fields.get("checksum") or None, url=fields.get("url") or None,
+        ))
+    return mp.get("id", ""), elements
+
+
+def workflow_id(xml: str) -> str | None:
+    m = re.search(r"<(?:[\w.-]+:)?workflow\b[^>]*?\bid=\"([^\"]+)\"", xml)
+    return m.group(1) if m else None
+
+
+def verify_element(element: MPElement, size: int, md5: str | None, what: str) -> None:
+    """A mismatch means the bytes were damaged on the way: retry the upload."""
+    if element.size is not None and element.size != size:
+        raise IngestError(f"{what}: the core stored {element.size} bytes, we sent {size}")
+    if md5 and element.checksum and element.checksum.lower() != md5.lower():
+        raise IngestError(f"{what}: the core's MD5 {element.checksum} differs from ours {md5}")
+
+
+def new_element(before: Iterable[MPElement], after: Iterable[MPElement], kind: str,
+                flavor: str) -> MPElement | None:
+    known = {e.id for e in before}
+    fresh = [e for e in after if e.id not in known and e.kind == kind]
+    for e in fresh:
+        if e.flavor == flavor:
+            return e
+    return fresh[-1] if fresh else None
+
+
+def verify_tracks(answer_xml: str, sent: list[tuple[Track, str, DigestTap | None]],
+                  what: str) -> None:
+    """Match elements of a finished ingest to the files sent (by flavor, in
+    order) and verify the ones the core reports a size or checksum for."""
+    _, elements = parse_answer(answer_xml, what)
+    pool = list(elements)
+    for track, kind, tap in sent:
+        match = next((e for e in pool if e.kind == kind and e.flavor == track.flavor), None)
+        if match is None:
+            raise IngestError(f"{what}: the core's media package lacks {kind} {track.flavor}")
+        pool.remove(match)
+        verify_element(match, track.path.stat().st_size, tap.hexdigest() if tap else None,
+                       f"{what} ({track.path.name})")
+
+
+def tap_for(settings: UploadSettings) -> DigestTap | None:
+    return DigestTap() if settings.verify_md5 else None
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def dublin_core_fields(event: Event, *, identifier: str | None) -> list[tuple[str, str]]:
+    """Dublin Core terms of an event as single-request form fields."""
+    fields: list[tuple[str, str]] = [("title", event.title or event.uid)]
+    if identifier:
+        fields.append(("identifier", identifier))
+    if event.series_id:
+        fields.append(("isPartOf", event.series_id))
+    location = event.properties.get("event.location") or event.location
+    if location:
+        fields.append(("spatial", location))
+    fields.append(("temporal", f"start={iso(event.start)}; end={iso(event.end)}; scheme=W3C-DTF;"))
+    fields.append(("created", iso(event.start)))
+    for key, term in (("event.creator", "creator"), ("event.contributor", "contributor"),
+                      ("event.subject", "subject"), ("event.language", "language"),
+                      ("event.license", "license")):
+        value = event.properties.get(key)
+        if value:
+            fields.append((term, value))
+    if event.description:
+        fields.append(("description", event.description))
+    return fields
+
+
+def element_lists(job: IngestJob) -> list[tuple[str, str, Track]]:
+    """(kind, checkpoint key, file) of everything in the package, tracks first."""
+    pkg = job.package
+    return (
+        [("track", f"track.{i}", t) for i, t in enumerate(pkg.tracks)]
+        + [("catalog", f"catalog.{i}", t) for i, t in enumerate(pkg.catalogs)]
+        + [("attachment", f"attachment.{i}", t) for i, t in enumerate(pkg.attachments)]
+    )
+
+
+def workflow_fields(job: IngestJob, *, with_definition: bool = True) -> list[tuple[str, str]]:
+    fields: list[tuple[str, str]] = []
+    if with_definition and job.workflow_definition:
+        fields.append(("workflowDefinitionId", job.workflow_definition))
+    if job.link == "workflow_instance_id":
+        fields.append(("workflowInstanceId", job.recording_id))
+    fields.extend(sorted(job.workflow_properties.items()))
+    return fields
