@@ -17,17 +17,17 @@ ContextFactory = Callable[..., CaptureContext]
 
 
 def legacy(make_driver: DriverFactory, pearl: PearlEmulator, **settings: object) -> EpiphanDriver:
-    assert pearl.device.upload_dir is not None
-    return make_driver(pearl, mode="legacy", upload_dir=pearl.device.upload_dir, **settings)
+    channel = str(settings.get("channel", "1"))
+    upload_dir = pearl.upload_dir(channel)
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    return make_driver(pearl, mode="legacy", upload_dir=upload_dir, **settings)
 
 
 def test_legacy_happy_path(
     legacy_pearl: PearlEmulator, make_driver: DriverFactory, make_ctx: ContextFactory
 ) -> None:
-    upload = legacy_pearl.device.upload_dir
-    assert upload is not None
-    (upload / "older-lecture.mp4").write_bytes(b"uploaded last week")
     driver = legacy(make_driver, legacy_pearl)
+    (legacy_pearl.upload_dir("1") / "older-lecture.mp4").write_bytes(b"uploaded last week")
     ctx = make_ctx(driver)
     handle = driver.start(ctx)
     assert legacy_pearl.state("1") in ("starting", "started")

@@ -217,6 +217,12 @@ class PearlEmulator:
     ) -> list[ArchiveEntry]:
         return self.device.wait_finished(rid, count, timeout)
 
+    def upload_dir(self, rid: str = "1") -> Path:
+        """Where finished files of ``rid`` are uploaded (one folder per channel)."""
+        if self.device.upload_dir is None:
+            raise RuntimeError("emulator has no upload_dir")
+        return self.device.upload_dir_for(rid)
+
     @property
     def uploaded(self) -> list[Path]:
         with self.device.lock:

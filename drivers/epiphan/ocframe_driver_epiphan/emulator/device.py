@@ -319,14 +319,18 @@ class PearlDevice:
             entry.recording = False
             self.finished.notify_all()
         if self.upload_dir is not None:
-            self._upload(path)
+            self._upload(path, self.upload_dir_for(rid))
 
-    def _upload(self, path: Path) -> None:
+    def upload_dir_for(self, rid: str) -> Path:
+        """Each channel uploads into its own folder (``<upload_dir>/channel1``)."""
+        assert self.upload_dir is not None
+        return self.upload_dir / f"channel{rid}"
+
+    def _upload(self, path: Path, directory: Path) -> None:
         """Copy like the Pearl's automatic upload does: the file grows in
         place, so a watcher must wait until its size is stable."""
-        assert self.upload_dir is not None
-        self.upload_dir.mkdir(parents=True, exist_ok=True)
-        target = self.upload_dir / path.name
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / path.name
         with path.open("rb") as src, target.open("wb") as dst:
             while chunk := src.read(64 * 1024):
                 dst.write(chunk)
