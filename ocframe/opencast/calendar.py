@@ -351,6 +351,7 @@ def _line_end(body: bytes, pos: int) -> int:
     return len(body) if nl < 0 else nl + 1
 
 
+_COMMENT_LINE = re.compile(rb"^[#!][^\n]*\n?", re.MULTILINE)
 _PROPS_MARK = b"X-APPLE-FILENAME=" + PROPERTIES_ATTACHMENT.encode() + b":"
 
 
@@ -375,16 +376,13 @@ def _block_key(body: bytes, view: memoryview, begin: int, stop: int) -> bytes:
         end = _line_after(body, stamp + 1, stop)
         if end > 0:
             cuts.append((stamp + 1, end))
-    mark = body.find(_PROPS_MARK, begin, stop)
+    mark = body.rfind(_PROPS_MARK, begin, stop)  # the last attachment: search from the end
     if mark >= 0:
         value = mark + len(_PROPS_MARK)
         end = _line_after(body, value, stop)
         if end > 0:
             cuts.append((value, end))
-            decoded = _b64(body[value:end].rstrip())
-            props = b"\n".join(
-                line for line in decoded.splitlines() if not line.startswith(b"#")
-            )
+            props = _COMMENT_LINE.sub(b"", _b64(body[value:end].rstrip()))
     h = hashlib.blake2b(digest_size=16)
     pos = begin
     for a, b in sorted(cuts):
@@ -430,8 +428,9 @@ class CalendarParser:
         if not start[:15].upper().startswith(b"BEGIN:VCALENDAR"):
             first = start.split(b"\n", 1)[0][:60]
             raise CalendarError(f"not an iCalendar (starts with {first!r})", 1)
-        total_lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
-        if _find_at_line_start(body, b"END:VCALENDAR", 0) < 0:
+        tail = body.rfind(b"END:VCALENDAR")
+        if tail < 0 or (tail > 0 and body[tail - 1] != 0x0A):
+            total_lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
             raise CalendarError("the calendar ends without END:VCALENDAR (cut short?)",
                                 total_lines)
         cache = self._cache
@@ -439,27 +438,27 @@ class CalendarParser:
         events: list[Event] = []
         parsed = 0
         view = memoryview(body)
-        pos = 0
-        line = 1
-        while True:
-            begin = _find_at_line_start(body, _BEGIN, pos)
-            if begin < 0:
-                break
-            line += body.count(b"\n", pos, begin)
+        # Line numbers are only needed for blocks that get parsed (and for
+        # errors), so newlines are counted lazily up to ``counted``.
+        counted, line = 0, 1
+        begin = _find_at_line_start(body, _BEGIN, 0)
+        while begin >= 0:
             end = _find_at_line_start(body, _END, begin)
             following = _find_at_line_start(body, _BEGIN, begin + 1)
             if end < 0 or (0 <= following < end):
+                line += body.count(b"\n", counted, begin)
                 raise CalendarError("VEVENT without END:VEVENT", line)
             stop = _line_end(body, end)
             key = _block_key(body, view, begin, stop)
             event = cache.get(key) or fresh.get(key)
             if event is None:
+                line += body.count(b"\n", counted, begin)
+                counted = begin
                 event = parse_event_block(body[begin:stop], line)
                 parsed += 1
             fresh[key] = event
             events.append(event)
-            line += body.count(b"\n", begin, stop)
-            pos = stop
+            begin = following
         self._cache = fresh
         self.last_parsed = parsed
         now = now or datetime.now(UTC)
