@@ -36,7 +36,8 @@ class CoreSession:
         self.core = core
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"ocframe/{__version__}"
-        self.session.max_redirects = 0
+        # Not max_redirects = 0: requests then raises TooManyRedirects even
+        # with allow_redirects=False, hiding the login redirect from raise_for.
         if core.insecure:
             log.warning(
                 "TLS CERTIFICATE VERIFICATION IS OFF for %s (core.insecure = true):"

@@ -1,0 +1,145 @@
+"""The client against the simulator: registry forms, auth kinds, bad answers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from ocframe.errors import AuthError, CoreError
+from ocframe.opencast.http import FilePart, TextPart
+from ocframe.opencast.registry import CAPTURE_ADMIN, INGEST, SCHEDULER
+from ocframe.testing import OpencastSimulator
+from ocframe.testing.auth import DEFAULT_USERS
+from ocframe.testing.harness import soon
+
+from .conftest import make_client
+
+
+def test_registry_object_array_and_empty_forms(opencast_simulator_factory) -> None:  # type: ignore[no-untyped-def]
+    sim = opencast_simulator_factory(ingest_host="127.0.0.1")
+    # Several ingest hosts: the core lists the least loaded first.
+    sim.add_service(INGEST, sim.url)
+    client = make_client(sim)
+    try:
+        assert client.registry.lookup(CAPTURE_ADMIN) == f"{sim.url}/capture-admin"
+        assert client.registry.lookup(INGEST) == f"{sim.ingest_url}/ingest"
+        with pytest.raises(CoreError, match="no available"):
+            client.registry.lookup("org.opencastproject.nothing")
+    finally:
+        client.close()
+
+
+def test_registry_overrides_and_ingest_fallback(opencast_simulator: OpencastSimulator) -> None:
+    sim = opencast_simulator
+    client = make_client(sim, services={SCHEDULER: f"{sim.url}/recordings/"})
+    try:
+        assert client.registry.lookup(SCHEDULER) == f"{sim.url}/recordings"
+        first = client.ingest_service().base_url
+        sim.inject_fault("^/services/", "status", status=503)
+        # Looked up again before every upload; the last good answer when that fails.
+        assert client.ingest_service().base_url == first
+        assert sum(1 for r in sim.requests if r.path.startswith("/services/")
+                   and "ingest" in r.query) == 2
+    finally:
+        client.close()
+
+
+def test_basic_is_preemptive(opencast_simulator: OpencastSimulator) -> None:
+    sim = opencast_simulator
+    client = make_client(sim)
+    try:
+        client.set_agent_state("room-1", "idle")
+        assert sim.agent_state("room-1") == "idle"
+        assert all(r.status != 401 for r in sim.requests)
+        assert {r.auth_scheme for r in sim.requests} == {"basic"}
+    finally:
+        client.close()
+
+
+def test_digest_with_stale_nonce_and_no_double_upload(
+    opencast_simulator_factory, tmp_path: Path, caplog: pytest.LogCaptureFixture  # type: ignore[no-untyped-def]
+) -> None:
+    sim = opencast_simulator_factory(auth="digest", nonce_lifetime=0.5)
+    client = make_client(sim, user="opencast_system_account", password="CHANGE_ME", auth="digest")
+    caplog.set_level(logging.INFO)
+    try:
+        client.set_agent_state("room-1", "idle")
+        assert sim.agent_state("room-1") == "idle"
+        time.sleep(0.7)  # the nonce must expire; nothing else to wait on
+        client.set_agent_state("room-1", "capturing")
+        assert sim.agent_state("room-1") == "capturing"
+        assert any(r.status == 401 for r in sim.requests)  # the stale nonce was refused
+        # A large streamed body goes out once: the nonce is fetched first.
+        media = tmp_path / "big.bin"
+        media.write_bytes(b"\0" * (8 << 20))
+        time.sleep(0.7)
+        ingest = client.ingest_service()
+        mp = ingest.get("createMediaPackage").text
+        ingest.post_multipart("addTrack", [
+            TextPart("flavor", "presenter/source"), TextPart("mediaPackage", mp),
+            FilePart("BODY", media, "big.bin", "application/octet-stream")])
+        adds = [r for r in sim.requests if r.path == "/ingest/addTrack"]
+        assert [r.status for r in adds] == [200]
+        assert {r.auth_scheme for r in sim.requests if r.status == 200} == {"digest"}
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("case", ["wrong_password", "no_role", "login_redirect", "basic_vs_digest"])
+def test_auth_failures_name_user_and_endpoint(opencast_simulator_factory, case: str) -> None:  # type: ignore[no-untyped-def]
+    users = {**DEFAULT_USERS, "viewer": ("v-pass-123", {"ROLE_USER"})}
+    sim = opencast_simulator_factory(auth="digest" if case == "basic_vs_digest" else "basic",
+                                     users=users)
+    user, password = {"wrong_password": ("ca", "s3cr3t-wrong"), "no_role": ("viewer", "v-pass-123"),
+                      "login_redirect": ("ca", "ca-secret"),
+                      "basic_vs_digest": ("opencast_system_account", "CHANGE_ME")}[case]
+    if case == "login_redirect":
+        sim.inject_fault("/capture-admin/", "login_redirect")
+    client = make_client(sim, user=user, password=password)
+    try:
+        with pytest.raises(AuthError) as info:
+            client.set_agent_state("room-1", "idle")
+    finally:
+        client.close()
+    reason = info.value.reason
+    assert repr(user) in reason and sim.url + "/" in reason  # who, and where
+    assert password not in reason
+    assert sim.agent_state("room-1") is None
+
+
+def test_calendar_request_etag_and_304(opencast_simulator: OpencastSimulator) -> None:
+    sim = opencast_simulator
+    sim.add_event("room-1", soon(60), soon(120))
+    client = make_client(sim)
+    try:
+        cutoff = int((time.time() + 3600) * 1000)
+        first = client.fetch_calendar("room-1", cutoff, None)
+        assert first.status == 200 and first.body and first.etag == sim.calendar_etag("room-1")
+        second = client.fetch_calendar("room-1", cutoff, first.etag)
+        assert second.status == 304 and second.body is None and second.etag == first.etag
+        req = sim.calendar_requests
+        assert req[0].params == {"agentid": "room-1", "cutoff": str(cutoff)}
+        assert req[1].if_none_match == first.etag  # verbatim, unquoted
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("kind", ["wrong_content_type", "truncated", "status", "reset"])
+def test_bad_calendar_answers_are_core_errors(opencast_simulator: OpencastSimulator,
+                                              kind: str) -> None:
+    sim = opencast_simulator
+    sim.add_event("room-1", soon(60), soon(120))
+    client = make_client(sim)
+    try:
+        client.registry.lookup(SCHEDULER)
+        sim.inject_fault("^/recordings/", kind, status=500, times=1)
+        with pytest.raises(CoreError) as info:
+            client.fetch_calendar("room-1", int(time.time() * 1000) + 10**6, None)
+        assert "/recordings/calendars" in info.value.reason or "calendar" in info.value.reason
+        assert client.fetch_calendar("room-1", int(time.time() * 1000) + 10**6, None).body
+    finally:
+        client.close()
