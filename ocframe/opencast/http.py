@@ -74,6 +74,10 @@ class CoreSession:
         and endpoint, never the password) and :class:`CoreError` otherwise.
         """
         endpoint = url.split("?", 1)[0]
+        # Per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in the
+        # environment override a session's verify, which would silently drop
+        # core.ca_bundle and core.insecure.
+        kwargs.setdefault("verify", self.session.verify)
         try:
             resp = self.session.request(
                 method,
