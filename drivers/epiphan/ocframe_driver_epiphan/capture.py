@@ -224,6 +224,12 @@ class RestCapture(CaptureHandle):
             time.sleep(self.settings.poll_interval)
 
     def tracks(self) -> list[Track]:
+        try:
+            return self._collect()
+        finally:
+            self.client.close()  # the pool only; a later call reconnects
+
+    def _collect(self) -> list[Track]:
         if self.stopped is None:
             self.stop()
         entries = self._finished_entries()
@@ -314,6 +320,7 @@ class LegacyCapture(CaptureHandle):
     def tracks(self) -> list[Track]:
         if self.stopped is None:
             self.stop()
+        self.client.close()
         assert self.settings.upload_dir is not None
         files = wait_for_uploads(
             self.settings.upload_dir,
