@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ocframe.capture")
 
-POLL_INTERVAL = 0.5
+POLL_INTERVAL = 0.25
 RESTART_BACKOFF_MAX = 10.0
 
 
@@ -163,7 +163,8 @@ class InputCapture:
                 return
             restarts += 1
             self.segment += 1
-            backoff = min(RESTART_BACKOFF_MAX, 0.5 * 2 ** (restarts - 1))
+            # The first restart is immediate: every second of a lecture counts.
+            backoff = 0.0 if restarts == 1 else min(RESTART_BACKOFF_MAX, 0.5 * 2 ** (restarts - 2))
             if run.stop_requested.wait(min(backoff, max(run.seconds_left(), 0))):
                 return
             left = max(run.seconds_left(), 0.1)

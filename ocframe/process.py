@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _LINE_SPLIT = re.compile(rb"[\r\n]+")
+_PR_SET_PDEATHSIG = 1
+
+
+try:  # resolved at import: nothing may be imported between fork and exec
+    import ctypes
+
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+except (OSError, AttributeError):
+    _prctl = None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGINT when the agent dies.
+
+    A capture must not outlive a crashed agent (it would hold the device and
+    record forever); SIGINT rather than SIGKILL so ffmpeg still writes its
+    trailer and the recovered agent finds a complete file.
+    """
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,7 @@ class SupervisedProcess:
             cwd=self.cwd,
             env=self.env,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         self.started_at = time.monotonic()
         self._last_output = self.started_at

@@ -322,6 +322,15 @@ class RecordingStore:
         ).fetchall()
         return [dict(r) for r in rows]
 
+    def counted_failures(self, recording_id: str) -> int:
+        """Failed attempts that count towards the cap (not those where the
+        core was merely unreachable)."""
+        row = self._db().execute(
+            "SELECT COUNT(*) FROM ingest_attempts WHERE recording_id = ?"
+            " AND outcome IN ('retry', 'failed')", (recording_id,),
+        ).fetchone()
+        return int(row[0])
+
     def reset_attempts(self, recording_id: str) -> None:
         with self._tx() as db:
             db.execute(

@@ -134,7 +134,13 @@ class IngestQueue:
         except IngestVeto as exc:
             self._fail(rec, attempt, f"vetoed: {exc.reason}", permanent=True)
             return
-        except (IngestError, CoreError) as exc:
+        except CoreError as exc:
+            # An unreachable core is not this upload's fault: keep trying for
+            # as long as it takes, without spending the attempt cap.
+            self._fail(rec, attempt, exc.reason, permanent=not exc.retryable,
+                       counts=exc.status is not None)
+            return
+        except IngestError as exc:
             self._fail(rec, attempt, exc.reason, permanent=not exc.retryable)
             return
         except PluginError as exc:
@@ -175,19 +181,22 @@ class IngestQueue:
         if self.on_progress:
             self.on_progress(rid, sent, total)
 
-    def _fail(self, rec: Recording, attempt: int, reason: str, *, permanent: bool) -> None:
+    def _fail(self, rec: Recording, attempt: int, reason: str, *, permanent: bool,
+              counts: bool = True) -> None:
         store = self.service.store
         agent = self.service.agents[rec.agent]
-        if permanent or attempt >= self.config.max_attempts:
+        failures = store.counted_failures(rec.id) + (1 if counts else 0)
+        if permanent or failures >= self.config.max_attempts:
             store.end_attempt(rec.id, attempt, "failed", reason)
-            why = reason if permanent else f"gave up after {attempt} attempts: {reason}"
+            why = reason if permanent else f"gave up after {failures} failed attempts: {reason}"
             log.error("%s: upload of %s failed permanently: %s (kept on disk: %s)",
                       rec.agent, rec.id, why, rec.directory)
             agent.set_recording_state(rec.id, RecordingState.UPLOAD_ERROR, why, error=why)
             return
         delay = min(self.config.backoff_max, self.config.backoff_initial * 2 ** (attempt - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter: many agents must not retry in step
-        store.end_attempt(rec.id, attempt, "retry", reason, next_attempt=time.time() + delay)
+        store.end_attempt(rec.id, attempt, "retry" if counts else "unreachable", reason,
+                          next_attempt=time.time() + delay)
         log.warning("%s: upload of %s failed (%s); retrying in %.0f s", rec.agent, rec.id,
                     reason, delay)
 

@@ -73,6 +73,12 @@ class TestPatternDriver(CommandDriver):
             out_opts.update({"c:a": "aac", "b:a": "96k"})
         if s.container == "mp4":
             out_opts["movflags"] = "+faststart"
+        else:
+            # Write as we go: after a crash or power cut the file holds all but
+            # the last second, instead of nothing.
+            out_opts["flush_packets"] = "1"
+        if s.container == "mkv":
+            out_opts["cluster_time_limit"] = "1000"
         stream = ff.output(*streams, str(target), **out_opts)
         argv = ff.compile_args(stream, ffmpeg)
         # -nostats off: progress lines on stderr are how a stall is noticed.

@@ -1,0 +1,137 @@
+"""Recording lifecycle end to end (issue 4): on time, crash-safe, nothing lost."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+from ocframe.store import RecordingStore
+from ocframe.testing import OpencastSimulator
+from ocframe.testing.harness import AgentProcess, InProcessAgent, agent, soon, write_config
+
+
+def duration(path: str | Path) -> float:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
+                          "-of", "csv=p=0", str(path)], capture_output=True, text=True,
+                         check=True)
+    return float(out.stdout.strip())
+
+
+def test_back_to_back_events_both_record_completely(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    sim = opencast_simulator
+    cfg = write_config(tmp_path, sim, agents=[agent("room-b2b")])
+    t0, t1, t2 = soon(2), soon(5), soon(8)
+    first = sim.add_event(agent="room-b2b", start=t0, end=t1, title="first")
+    second = sim.add_event(agent="room-b2b", start=t1, end=t2, title="second")
+    with InProcessAgent(cfg):
+        a = sim.wait_for_ingest(first, timeout=60)
+        b = sim.wait_for_ingest(second, timeout=60)
+    assert a is not None and b is not None
+    for ingest in (a, b):
+        assert abs(duration(ingest.tracks[0].path) - 3.0) <= 1.0
+
+
+def test_agent_killed_mid_recording_continues_and_ingests_all_segments(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    sim = opencast_simulator
+    cfg = write_config(tmp_path, sim, agents=[agent("room-kill")])
+    start, end = soon(1), soon(9)
+    uid = sim.add_event(agent="room-kill", start=start, end=end)
+    proc = AgentProcess(cfg).start()
+    assert sim.wait_for_recording_state(uid, "capturing", timeout=20), proc.log()
+    sim.wait_for(lambda: False, timeout=2.0)  # let it record a little
+    proc.kill()
+    with AgentProcess(cfg) as proc2:
+        ingest = sim.wait_for_ingest(uid, timeout=60)
+        assert ingest is not None, proc2.log()
+        assert sim.wait_for_recording_state(uid, "upload_finished", timeout=20)
+    store = RecordingStore(tmp_path / "var" / "recordings.db")
+    segments = store.segments(uid)
+    assert len(segments) >= 2, segments
+    assert segments[0].error == "agent stopped during the capture"
+    assert all(seg.tracks for seg in segments)
+    assert sim.workflows_started(uid) == 1
+    assert len(ingest.tracks) == 1  # the segments were joined
+    total = duration(ingest.tracks[0].path)
+    assert 8.0 - 3.0 <= total <= 8.0 + 1.0  # the restart gap is lost, nothing else
+    states = [s for _, s, _ in store.history(uid)]
+    assert states[-1] == "upload_finished"
+
+
+HUNG_DRIVER = '''
+import sys
+from ocframe import CaptureCommand, CommandDriver, CommandOutput
+
+SCRIPT = (
+    "import signal, sys, time\\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\\n"
+    "open(sys.argv[1], 'wb').write(b'x' * 1000)\\n"
+    "while True:\\n"
+    "    sys.stderr.write('frame\\\\n'); sys.stderr.flush(); time.sleep(0.2)\\n"
+)
+
+
+class HungDriver(CommandDriver):
+    def command(self, ctx):
+        target = ctx.directory / "hung.bin"
+        return CaptureCommand([sys.executable, "-c", SCRIPT, str(target)],
+                              [CommandOutput(target, ctx.input.flavor, "video/x-matroska")])
+'''
+
+
+def test_hung_capture_is_killed_within_timeouts_and_next_event_records(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    sim = opencast_simulator
+    (tmp_path / "hung_plugin.py").write_text(
+        HUNG_DRIVER
+        + "\nfrom ocframe import hookimpl\n\n@hookimpl\ndef ocframe_driver_types():\n"
+        + "    return {'hung': HungDriver}\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        cfg = write_config(
+            tmp_path, sim,
+            extra={"plugins": {"modules": ["hung_plugin"]}},
+            agents=[agent("room-hung", [{"name": "cam", "driver": "hung", "settings": {
+                "stop_quit_timeout": 0.5, "stop_interrupt_timeout": 0.5,
+                "stop_terminate_timeout": 0.5}}])],
+        )
+        first = sim.add_event(agent="room-hung", start=soon(1), end=soon(3))
+        second = sim.add_event(agent="room-hung", start=soon(3), end=soon(5))
+        with InProcessAgent(cfg) as running:
+            assert sim.wait_for_ingest(first, timeout=30)
+            assert sim.wait_for_ingest(second, timeout=30)
+            store = running.service.store
+            for uid in (first, second):
+                assert sim.wait_for_recording_state(uid, "upload_finished", timeout=20)
+        for uid in (first, second):
+            assert store.segments(uid)[0].tracks
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_core_down_for_the_whole_event_records_then_ingests(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    sim = opencast_simulator
+    cfg = write_config(tmp_path, sim, agents=[agent("room-down")])
+    uid = sim.add_event(agent="room-down", start=soon(3), end=soon(6))
+    with InProcessAgent(cfg) as running:
+        assert sim.wait_for(lambda: bool(sim.calendar_requests), timeout=15)
+        sim.go_down()
+        store = running.service.store
+        assert sim.wait_for(lambda: (r := store.get(uid)) is not None
+                            and r.state == "uploading" and r.attempts >= 1, timeout=30)
+        sim.come_up()
+        ingest = sim.wait_for_ingest(uid, timeout=60)
+        assert ingest is not None
+        assert sim.wait_for_recording_state(uid, "upload_finished", timeout=30)
+    assert sim.workflows_started(uid) == 1
+    recorded = [t for seg in store.segments(uid) for t in seg.tracks]
+    assert ingest.tracks[0].md5 == hashlib.md5(recorded[0].path.read_bytes()).hexdigest()
