@@ -14,6 +14,7 @@ from .driver import (
     DriverSettings,
 )
 from .errors import CaptureError, ConfigError, IngestError, IngestVeto, PluginError
+from .ffmpeg import find_ffmpeg, find_ffprobe
 from .hookspecs import hookimpl
 from .model import (
     AgentState,
@@ -27,6 +28,7 @@ from .model import (
     Track,
     safe_name,
 )
+from .process import StopTimeouts
 
 __version__ = "0.1.0"
 
@@ -52,8 +54,11 @@ __all__ = [
     "PluginError",
     "RecordingState",
     "StateChange",
+    "StopTimeouts",
     "Track",
     "__version__",
+    "find_ffmpeg",
+    "find_ffprobe",
     "hookimpl",
     "safe_name",
 ]

@@ -228,8 +228,13 @@ class CommandDriver(Driver):
             terminate=getattr(s, "stop_terminate_timeout", 3.0),
         )
 
+    def make_handle(self, ctx: CaptureContext, command: CaptureCommand) -> CommandCapture:
+        """The handle for one capture; override to watch progress differently
+        (e.g. a growing file for programs that print nothing while recording)."""
+        return CommandCapture(ctx, command, self.stop_timeouts())
+
     def start(self, ctx: CaptureContext) -> CaptureHandle:
-        handle = CommandCapture(ctx, self.command(ctx), self.stop_timeouts())
+        handle = self.make_handle(ctx, self.command(ctx))
         handle.begin()
         # A command that dies at once (bad device, bad option) is a failed
         # start, not a capture that ended early: say so with its last words.
