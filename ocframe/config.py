@@ -113,6 +113,8 @@ class AgentConfig(_Model):
     capabilities_format: Literal["xml", "json"] = "xml"
     #: Restart a capture that ends early, at most this many times per recording.
     max_restarts: int = Field(20, ge=0)
+    #: Restart a capture that shows no progress for this long (0: never).
+    stall_timeout: float = Field(30.0, ge=0, description="seconds")
 
     @model_validator(mode="after")
     def _unique_inputs(self) -> AgentConfig:
@@ -129,6 +131,9 @@ class StorageConfig(_Model):
     directory: Path = Path("/var/lib/ocframe")
     #: Warn (and report in capabilities) below this many MiB free.
     min_free_mib: int = Field(2048, ge=0)
+    #: Used to estimate a recording's size for inputs whose driver cannot say.
+    assumed_input_mbit: float = Field(8.0, gt=0, description="Mbit/s per input")
+    disk_check_interval: float = Field(15.0, gt=0, description="seconds")
 
 
 class IngestQueueConfig(_Model):

@@ -92,6 +92,11 @@ class Driver(abc.ABC):
         credentials accepted). May take a few seconds."""
         return [CheckResult("driver loaded", True, type(self).__name__)]
 
+    def bytes_per_second(self) -> float | None:
+        """Expected size of the recording per second, for the disk-space check
+        before a recording; ``None`` if unknown (the configured default is used)."""
+        return None
+
     def prepare(self, ctx: CaptureContext) -> None:  # noqa: B027 - optional hook
         """Before :meth:`start` (at the pre-roll): move a PTZ camera, check
         the device's disk. Raise :class:`CaptureError` to fail this input."""

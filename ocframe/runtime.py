@@ -258,7 +258,9 @@ class AgentRuntime:
                 caps[str(k)] = str(v)
         free = self.service.free_mib()
         if free is not None:
-            caps["ocframe.storage.free_mib"] = str(free)
+            # Whole GiB and a flag: precise figures would make every post a change.
+            caps["ocframe.storage.free_gib"] = str(free // 1024)
+            caps["ocframe.storage.low"] = "true" if self.service.disk_low else "false"
         return caps
 
     # -- recordings ------------------------------------------------------------
@@ -280,7 +282,8 @@ class AgentRuntime:
         inputs = self._select_inputs(event)
         directory = self.service.recording_dir(self.name, event)
         directory.mkdir(parents=True, exist_ok=True)
-        self.service.check_disk(self.name, event)
+        self.service.check_disk(self.name, event, [self.drivers[n] for n in inputs
+                                                    if n in self.drivers])
         self.service.store.create(self.name, event, directory, inputs)
         self.log.info("recording %s (%s) with %s until %s", event.uid, event.title,
                       ", ".join(inputs), event.end.isoformat())
@@ -306,6 +309,7 @@ class AgentRuntime:
             bus=self.service.bus,
             on_done=self._recording_done,
             max_restarts=self.config.max_restarts,
+            stall_timeout=self.config.stall_timeout,
         )
         for name in inputs:
             if name in self.drivers:
@@ -428,14 +432,22 @@ class Service:
         for acfg in config.agents:
             self.agents[acfg.name] = AgentRuntime(self, acfg)
         self._reload_lock = threading.Lock()
-        self._low_disk_reported = False
+        self.disk_low = False
+        self._stopping = threading.Event()
+        self._disk_thread = threading.Thread(target=self._disk_monitor, name="disk-monitor",
+                                             daemon=True)
 
     def start(self) -> None:
+        free = self.free_mib()
+        if free is not None and free < self.config.storage.min_free_mib:
+            self._set_disk_low(True, free)
         for agent in self.agents.values():
             agent.start()
         self.ingest.start()
+        self._disk_thread.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         for agent in self.agents.values():
             agent.stop()
         self.ingest.stop()
@@ -459,12 +471,42 @@ class Service:
         except OSError:
             return None
 
-    def check_disk(self, agent: str, event: Event) -> None:
+    def check_disk(self, agent: str, event: Event, drivers: list[Driver]) -> None:
+        """Before a recording: will it fit? A warning, not a refusal: a partial
+        recording is worth more than none."""
         free = self.free_mib()
-        if free is not None and free < self.config.storage.min_free_mib:
-            log.warning("%s: only %d MiB free in %s (minimum %d) before recording %s", agent,
-                        free, self.config.storage.directory, self.config.storage.min_free_mib,
-                        event.uid)
+        if free is None:
+            return
+        default = self.config.storage.assumed_input_mbit * 1e6 / 8
+        rate = sum((d.bytes_per_second() or default) for d in drivers) or default
+        need = int(rate * max(event.duration_seconds(), 0) / (1 << 20))
+        left = free - need
+        if left < self.config.storage.min_free_mib:
+            log.warning(
+                "%s: recording %s needs about %d MiB; %d MiB free in %s would leave %d MiB"
+                " (minimum %d): free space now", agent, event.uid, need, free,
+                self.config.storage.directory, left, self.config.storage.min_free_mib,
+            )
+            self._set_disk_low(True)
+
+    def _disk_monitor(self) -> None:
+        while not self._stopping.wait(self.config.storage.disk_check_interval):
+            free = self.free_mib()
+            if free is not None:
+                self._set_disk_low(free < self.config.storage.min_free_mib, free)
+
+    def _set_disk_low(self, low: bool, free: int | None = None) -> None:
+        if low == self.disk_low:
+            return
+        self.disk_low = low
+        if low:
+            log.warning("disk space low in %s: %s MiB free (minimum %d)",
+                        self.config.storage.directory, free if free is not None else "?",
+                        self.config.storage.min_free_mib)
+        else:
+            log.info("disk space in %s is sufficient again", self.config.storage.directory)
+        for agent in self.agents.values():
+            agent.reporter.capabilities_changed()
 
     # -- reload ------------------------------------------------------------------
     def apply_config(self, new: OcframeConfig) -> None:
