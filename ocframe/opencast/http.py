@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -124,12 +125,24 @@ class CoreSession:
                 " capture agents need ROLE_CAPTURE_AGENT (or ROLE_ADMIN)",
                 status=status,
             )
-        body = resp.text[:200].strip().replace("\n", " ") if resp.content else ""
+        body = _gist(resp)
         raise CoreError(
             f"{method} {endpoint}: HTTP {status}{': ' + body if body else ''}",
             status=status,
             retryable=status >= 500 or status in (408, 429),
         )
+
+
+def _gist(resp: requests.Response) -> str:
+    """The useful part of an error body in one short line (a proxy's or
+    Jetty's HTML error page shrinks to its title)."""
+    if not resp.content:
+        return ""
+    text = resp.text
+    if "html" in resp.headers.get("Content-Type", "") or text.lstrip().startswith("<"):
+        m = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        text = m.group(1) if m else re.sub(r"<[^>]+>", " ", text)
+    return " ".join(text.split())[:200]
 
 
 def _short(exc: BaseException) -> str:

@@ -80,7 +80,7 @@ def lookup(url: str, caplog: pytest.LogCaptureFixture | None = None, **tls: Any)
 
 def test_verified_by_default_fails_for_a_private_ca(https_core: tuple[str, Path]) -> None:
     url, _ca = https_core
-    with pytest.raises(CoreError, match="TLS verification failed.*ca_bundle"):
+    with pytest.raises(CoreError, match=r"TLS verification failed.*ca_bundle"):
         lookup(url)
 
 

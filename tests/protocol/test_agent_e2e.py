@@ -1,0 +1,205 @@
+"""Whole agents against the simulator: what the core sees, bad answers,
+per-event properties, and the permanent schedule cache."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocframe.opencast.calendar import parse_calendar
+from ocframe.testing import OpencastSimulator
+from ocframe.testing.calendar_render import episode_catalog, series_catalog
+from ocframe.testing.harness import InProcessAgent, agent, soon, testsrc_input, write_config
+
+pytestmark = pytest.mark.e2e
+
+
+def errors(caplog: pytest.LogCaptureFixture, logger: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.ERROR and r.name.startswith(logger)]
+
+
+def test_registration_heartbeat_and_capabilities(opencast_simulator: OpencastSimulator,
+                                                 agent_dir: Path) -> None:
+    sim = opencast_simulator
+    cfg = write_config(agent_dir, sim, agents=[agent(
+        "room-1",
+        inputs=[testsrc_input("presenter"), testsrc_input("slides", "presentation/source")],
+        heartbeat_interval=1.0, capabilities_interval=3600.0, capabilities_format="json",
+        address="http://room-1.example:8000")])
+    running = InProcessAgent(cfg)
+    # Free disk space is part of the capabilities; hold it still so that
+    # "unchanged" means unchanged while other tests write files.
+    running.service.free_mib = lambda: 5000  # type: ignore[method-assign]
+    with running:
+        assert sim.wait_for_agent_state("room-1", "idle")
+        assert sim.wait_for(lambda: len(sim.agent_state_history("room-1")) >= 3, 10)
+        assert sim.agent_address("room-1") == "http://room-1.example:8000"
+        caps = sim.capabilities("room-1")
+        assert caps["capture.device.names"] == "presenter,slides"
+        # Change signals with unchanged capabilities post nothing new.
+        reporter = running.service.agents["room-1"].reporter
+        for _ in range(3):
+            reporter.capabilities_changed()
+        assert sim.wait_for(lambda: len(sim.agent_state_history("room-1")) >= 5, 10)
+        assert sim.capabilities_posts("room-1") == 1
+        # The interval re-sends them even unchanged (the core may have been reset).
+        reporter.capabilities_interval = 0.5
+        assert sim.wait_for(lambda: sim.capabilities_posts("room-1") >= 2, 10)
+    assert any(r.content_type and "form" in r.content_type for r in sim.requests
+               if r.path.endswith("/configuration"))
+
+
+@pytest.mark.parametrize("kind", ["status500", "status503", "wrong_content_type", "truncated",
+                                  "broken_calendar", "down"])
+def test_bad_calendar_answer_one_line_keep_schedule_recover(
+    opencast_simulator: OpencastSimulator, agent_dir: Path, caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    sim = opencast_simulator
+    caplog.set_level(logging.INFO)
+    uid = sim.add_event("room-1", soon(3600), soon(3700))
+    cfg = write_config(agent_dir, sim, agents=[agent("room-1")])
+    with InProcessAgent(cfg) as running:
+        rt = running.service.agents["room-1"]
+        assert sim.wait_for(lambda: [e.uid for e in rt.scheduler.events()] == [uid], 15)
+        def polls() -> int:
+            return sum(r.path == "/recordings/calendars" for r in sim.requests)
+
+        before = polls()
+        if kind == "down":
+            sim.go_down()
+        elif kind == "broken_calendar":
+            sim.calendar_transform = lambda body: body.replace(b"DTEND:", b"DTEND:x", 1)
+            sim.update_event(uid, title="changed")  # new ETag: a full answer comes
+        else:
+            status = 503 if kind == "status503" else 500
+            sim.inject_fault("^/recordings/calendars", "status" if kind.startswith("status")
+                             else kind, status=status)
+            # A changed calendar, so the faults meet a full answer, not a 304.
+            sim.update_event(uid, title="changed")
+        deadline_ok = sim.wait_for(
+            lambda: any("calendar" in m for m in errors(caplog, "ocframe")), 15)
+        assert deadline_ok
+        if kind != "down":  # several polls fail...
+            assert sim.wait_for(lambda: polls() >= before + 3, 15)
+        else:
+            import time
+            time.sleep(3)
+        lines = [m for m in errors(caplog, "ocframe.agent") if "calendar" in m]
+        assert len(lines) == 1, lines  # ...and say so once
+        if kind == "broken_calendar":
+            assert "line " in lines[0]
+        assert [e.uid for e in rt.scheduler.events()] == [uid]  # the schedule is kept
+        # The core recovers, and so does the agent.
+        if kind == "down":
+            sim.come_up()
+        sim.clear_faults()
+        sim.calendar_transform = None
+        sim.update_event(uid, title="recovered")
+        assert sim.wait_for(lambda: [e.title for e in rt.scheduler.events()] == ["recovered"], 15)
+        assert any("answers again" in r.getMessage() for r in caplog.records)
+
+
+def test_304_means_no_parse_and_no_cache_write(opencast_simulator: OpencastSimulator,
+                                               agent_dir: Path) -> None:
+    sim = opencast_simulator
+    sim.add_event("room-1", soon(3600), soon(3700))
+    cfg = write_config(agent_dir, sim, agents=[agent("room-1")])
+    with InProcessAgent(cfg) as running:
+        rt = running.service.agents["room-1"]
+        cache = running.service.schedule_cache
+        assert sim.wait_for(lambda: cache.info("room-1") is not None, 15)
+        saved = cache.info("room-1")
+        assert saved is not None and saved[0] == sim.calendar_etag("room-1")
+        parser = rt._calendar_parser
+        calls: list[int] = []
+        original = parser.parse
+        parser.parse = lambda *a, **k: calls.append(1) or original(*a, **k)  # type: ignore[method-assign]
+        assert sim.wait_for(lambda: sum(r.status == 304 for r in sim.calendar_requests) >= 2, 15)
+        assert calls == [] and cache.info("room-1") == saved
+    req = sim.calendar_requests
+    assert all(r.params["agentid"] == "room-1" for r in req)
+    now_ms = datetime.now(UTC).timestamp() * 1000
+    cutoff = int(req[-1].params["cutoff"])
+    assert now_ms + 13 * 86400_000 < cutoff < now_ms + 15 * 86400_000  # absolute ms, 14 days
+
+
+def test_event_properties_reach_capture_and_ingest(opencast_simulator: OpencastSimulator,
+                                                    agent_dir: Path) -> None:
+    sim = opencast_simulator
+    inputs = [testsrc_input("presenter"), testsrc_input("slides", "presentation/source")]
+    a: dict[str, Any] = agent("room-1", inputs=inputs)
+    a["ingest"]["legacy_catalogs"] = True
+    cfg = write_config(agent_dir, sim, agents=[a])
+    uid = sim.add_event("room-1", soon(2), soon(5), title="Analysis, part 1", inputs=["slides"],
+                        workflow="fast", series_id="series-9", series_title="Analysis",
+                        workflow_config={"straightToPublishing": "true",
+                                         "some.dotted.key": "v"})
+    with InProcessAgent(cfg):
+        ingest = sim.wait_for_ingest(uid, timeout=60)
+    assert ingest is not None
+    assert [t.flavor for t in ingest.tracks] == ["presentation/source"]  # only the selected input
+    assert ingest.workflow_definition == "fast"
+    assert ingest.properties.get("straightToPublishing") == "true"
+    assert ingest.properties.get("some.dotted.key") == "v"
+    scheduled = sim.event(uid)
+    assert scheduled is not None
+    expected = {"dublincore/episode": episode_catalog(scheduled).encode(),
+                "dublincore/series": series_catalog(scheduled).encode()}
+    seen = {c.flavor: c.path.read_bytes() for c in ingest.catalogs if c.path}
+    assert seen == expected  # the calendar's catalogs, unchanged
+
+
+def test_restart_without_network_records_from_the_cache(opencast_simulator: OpencastSimulator,
+                                                         agent_dir: Path) -> None:
+    sim = opencast_simulator
+    cfg = write_config(agent_dir, sim, agents=[agent("room-1")])
+    uid = sim.add_event("room-1", soon(8), soon(11), title="Offline lecture")
+    event = parse_calendar(sim_calendar(sim))[0]
+    with InProcessAgent(cfg) as first:
+        cache = first.service.schedule_cache
+        assert sim.wait_for(lambda: cache.info("room-1") is not None, 15)
+    sim.go_down()
+    with InProcessAgent(cfg) as second:
+        store = second.service.store
+        assert sim.wait_for(lambda: store.get(uid) is not None, 30)
+        rec = store.get(uid)
+        assert rec is not None
+        segs = store.segments(uid)
+        started = min(s.started for s in segs)
+        assert abs(started - event.start.timestamp()) < 3.0  # on time, without the core
+        assert sim.wait_for(lambda: (store.get(uid) or rec).state != "capturing", 30)
+        sim.come_up()
+        ingest = sim.wait_for_ingest(uid, timeout=60)
+        assert ingest is not None
+        assert sim.wait_for_recording_state(uid, "upload_finished", 30)
+        # The network coming back changed nothing: one recording, one workflow.
+        assert sim.workflows_started(uid) == 1
+        assert len({s.segment for s in segs}) == 1
+
+
+def sim_calendar(sim: OpencastSimulator) -> bytes:
+    import requests
+
+    return requests.get(f"{sim.url}/recordings/calendars", params={"agentid": "room-1"},
+                        auth=("ca", "ca-secret"), timeout=10).content
+
+
+def test_digest_agent_records_and_ingests(
+    opencast_simulator_factory: Any, agent_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = opencast_simulator_factory(auth="digest", nonce_lifetime=2.0)
+    caplog.set_level(logging.INFO)
+    cfg = write_config(agent_dir, sim, agents=[agent("room-1")], auth="digest",
+                       user="opencast_system_account", password="CHANGE_ME")
+    uid = sim.add_event("room-1", soon(2), soon(5))
+    with InProcessAgent(cfg):
+        assert sim.wait_for_ingest(uid, timeout=60) is not None
+        assert sim.wait_for_recording_state(uid, "upload_finished", 30)
+    assert [r.status for r in sim.requests if r.path == "/ingest/addTrack"] == [200]
+    assert not errors(caplog, "ocframe")
