@@ -203,3 +203,33 @@ def test_digest_agent_records_and_ingests(
         assert sim.wait_for_recording_state(uid, "upload_finished", 30)
     assert [r.status for r in sim.requests if r.path == "/ingest/addTrack"] == [200]
     assert not errors(caplog, "ocframe")
+
+
+@pytest.mark.parametrize("kind", ["status", "login_redirect", "slow"])
+def test_state_reports_fail_once_in_the_log_and_catch_up(
+    opencast_simulator: OpencastSimulator, agent_dir: Path, caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    sim = opencast_simulator
+    caplog.set_level(logging.INFO)
+    cfg = write_config(agent_dir, sim, agents=[agent("room-1", heartbeat_interval=0.5)],
+                       extra={"core": {"timeout": 1.0}})
+    with InProcessAgent(cfg):
+        assert sim.wait_for_agent_state("room-1", "idle")
+        fault = sim.inject_fault("^/capture-admin/", kind, status=500, delay=3.0)
+
+        def failed_posts() -> int:
+            return sum(1 for r in sim.requests
+                       if r.path.startswith("/capture-admin/") and r.fault)
+
+        assert sim.wait_for(lambda: failed_posts() >= 3, 30)
+        lines = errors(caplog, "ocframe.reporter")
+        assert len(lines) == 1, lines
+        if kind == "login_redirect":
+            assert "login page" in lines[0] and "'admin'" in lines[0]
+            assert "opencast" not in lines[0].replace("/opencast", "")
+        fault.remove()
+        heard = len(sim.agent_state_history("room-1"))
+        assert sim.wait_for(lambda: len(sim.agent_state_history("room-1")) > heard + 1, 30)
+        assert sim.agent_state("room-1") == "idle"
+    assert any("answers again" in r.getMessage() for r in caplog.records)
