@@ -114,7 +114,9 @@ class OpencastSimulator(AdminEndpoints, IngestEndpoints):
 
     def start(self) -> OpencastSimulator:
         if self._storage_arg is None and self._temp_dir is None:
-            self._temp_dir = tempfile.TemporaryDirectory(prefix="opencast-sim-")
+            self._temp_dir = tempfile.TemporaryDirectory(
+                prefix="opencast-sim-", ignore_cleanup_errors=True
+            )
             self.storage_dir = Path(self._temp_dir.name)
         self.storage_dir.mkdir(parents=True, exist_ok=True)
         self._stopping.clear()
