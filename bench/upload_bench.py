@@ -1,0 +1,198 @@
+"""Upload benchmark: each ingest strategy against ``curl -F``, same file, same run.
+
+    python bench/upload_bench.py [--size 2G] [--methods multirequest,single,zipped,chunked]
+
+A simulator runs in its own process on loopback; a file of random bytes of
+``--size`` is uploaded once by ``curl -F`` to ``/ingest/addTrack`` and once
+by each strategy, each upload in a fresh child process whose peak RSS
+(``ru_maxrss``) is reported. Throughput = file size / wall time of the
+whole upload (for the strategies: every request of the method, including
+creating the media package, the zipped CRC pass and starting the workflow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+USER, PASSWORD = "admin", "opencast"
+
+SERVER = r"""
+import sys
+from ocframe.testing import OpencastSimulator
+sim = OpencastSimulator(storage_dir=sys.argv[1]).start()
+print(sim.url, flush=True)
+sys.stdin.read()
+sim.stop()
+"""
+
+
+def parse_size(text: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip().upper().removesuffix("IB").removesuffix("B")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def make_file(path: Path, size: int) -> None:
+    block = os.urandom(8 << 20)
+    with path.open("wb") as handle:
+        left = size
+        while left:
+            n = min(left, len(block))
+            handle.write(block[:n])
+            left -= n
+
+
+class _Checkpoint(dict[str, str]):
+    def set(self, key: str, value: str) -> None:
+        self[key] = value
+
+    def items(self) -> Any:  # type: ignore[override]
+        return dict(self)
+
+
+def child(method: str, url: str, path: Path, settings: dict[str, Any]) -> None:
+    """One upload with a strategy, in this (fresh) process; prints JSON."""
+    from importlib.metadata import entry_points
+
+    from pydantic import SecretStr
+
+    from ocframe.config import CoreConfig
+    from ocframe.ingest import IngestJob
+    from ocframe.model import Event, IngestPackage, Track
+    from ocframe.opencast.client import OpencastClient
+
+    (ep,) = [e for e in entry_points(group="ocframe.ingest") if e.name == method]
+    cls = ep.load()
+    client = OpencastClient(CoreConfig(url=url, user=USER, password=SecretStr(PASSWORD),
+                                       timeout=60))
+    now = datetime.now(UTC)
+    event = Event(uid=str(uuid.uuid4()), start=now - timedelta(hours=1), end=now,
+                  title="Benchmark", location="bench",
+                  properties={"org.opencastproject.workflow.definition": "fast"})
+    job = IngestJob(
+        recording_id=event.uid, event=event,
+        package=IngestPackage(tracks=[Track(path, "presenter/source", "video/mp4")]),
+        workflow_definition="fast", workflow_properties={}, link="mediapackage_id",
+        legacy_catalogs=False, http=client.ingest_service(), service=client.service,
+        checkpoint=_Checkpoint(), progress=lambda s, t: None,
+        logger=logging.getLogger("bench"),
+    )
+    started = time.monotonic()
+    cls(cls.Settings(**settings)).ingest(job)
+    elapsed = time.monotonic() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": elapsed, "maxrss_kib": rss}))
+
+
+def run_child(method: str, url: str, path: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", method, "--url", url, "--file", str(path),
+         "--settings", json.dumps(settings)],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_curl(url: str, path: Path, tmp: Path) -> dict[str, Any]:
+    import requests
+
+    mp = requests.get(f"{url}/ingest/createMediaPackage", auth=(USER, PASSWORD), timeout=30).text
+    mp_file = tmp / "mp.xml"
+    mp_file.write_text(mp)
+    started = time.monotonic()
+    # ru_maxrss of RUSAGE_CHILDREN: the largest child so far (curl is the first).
+    proc = subprocess.run(
+        ["curl", "-sS", "-f", "-o", "/dev/null", "-u", f"{USER}:{PASSWORD}",
+         "-F", "flavor=presenter/source", "-F", f"mediaPackage=<{mp_file}",
+         "-F", f"BODY=@{path};type=video/mp4", f"{url}/ingest/addTrack"],
+        check=True,
+    )
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0
+    return {"seconds": elapsed,
+            "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+
+
+def clean(storage: Path) -> None:
+    # Uploaded copies go, and dirty pages are flushed, so one run's disk
+    # writeback does not slow the next one down.
+    for sub in ("mediapackage", "upload", "incoming"):
+        shutil.rmtree(storage / sub, ignore_errors=True)
+    os.sync()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", default="2G", help="file size, e.g. 200M or 2G (default 2G)")
+    ap.add_argument("--methods", default="multirequest,single,zipped,chunked")
+    ap.add_argument("--verify-md5", choices=("on", "off", "both"), default="on",
+                    help="the strategies' MD5 check (hashing while sending)")
+    ap.add_argument("--dir", type=Path, default=None, help="work directory (default: a temp dir)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
+    ap.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--settings", default="{}", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        child(args.child, args.url, args.file, json.loads(args.settings))
+        return 0
+
+    size = parse_size(args.size)
+    work = Path(args.dir or tempfile.mkdtemp(prefix="upload-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    storage = work / "storage"
+    media = work / "media.mp4"
+    print(f"making {size / (1 << 20):.0f} MiB of random data in {media} ...", flush=True)
+    make_file(media, size)
+    os.sync()
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(storage)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdin is not None
+    url = server.stdout.readline().strip()
+    rows: list[tuple[str, dict[str, Any]]] = []
+    try:
+        rows.append(("curl -F (addTrack)", run_curl(url, media, work)))
+        clean(storage)
+        rows.append(("curl -F (addTrack), again", run_curl(url, media, work)))
+        clean(storage)
+        verify = {"on": [True], "off": [False], "both": [True, False]}[args.verify_md5]
+        for method in args.methods.split(","):
+            for v in verify:
+                settings: dict[str, Any] = {"verify_md5": v}
+                label = method + ("" if len(verify) == 1 else f" (md5 {'on' if v else 'off'})")
+                rows.append((label, run_child(method, url, media, settings)))
+                clean(storage)
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
+        if args.dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+    # The faster of the two curl runs is the reference (the machine may be shared).
+    curl_rate = size / min(rows[0][1]["seconds"], rows[1][1]["seconds"])
+    print(f"\nfile: {size / (1 << 20):.0f} MiB, simulator on {url}")
+    print(f"{'upload':28} {'seconds':>8} {'MiB/s':>8} {'vs curl':>8} {'peak RSS MiB':>13}")
+    for label, r in rows:
+        rate = size / r["seconds"]
+        print(f"{label:28} {r['seconds']:8.2f} {rate / (1 << 20):8.0f} {rate / curl_rate:8.2f}"
+              f" {r['maxrss_kib'] / 1024:13.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
