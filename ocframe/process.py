@@ -50,8 +50,8 @@ def _die_with_parent() -> None:
 class StopTimeouts:
     """How long each step of the stop escalation may take, in seconds."""
 
-    quit: float = 5.0  # after writing ``q`` to stdin
-    interrupt: float = 5.0  # after SIGINT
+    quit: float = 5.0  # graceful: after ``q`` and SIGINT (quit + interrupt in all)
+    interrupt: float = 5.0
     terminate: float = 3.0  # after SIGTERM; then SIGKILL
 
 
@@ -60,7 +60,7 @@ class ExitInfo:
     """How a process ended: its code, the signal we had to use, its last lines."""
 
     returncode: int
-    stopped_by: str  # "self" (ended on its own), "quit", "sigint", "sigterm", "sigkill"
+    stopped_by: str  # "self" (ended on its own), "sigint" (graceful), "sigterm", "sigkill"
     tail: tuple[str, ...]
 
 
@@ -135,7 +135,9 @@ class SupervisedProcess:
             return list(self._tail)[-n:]
 
     def stop(self, timeouts: StopTimeouts | None = None) -> ExitInfo:
-        """End the process gracefully: ``q``, then SIGINT, SIGTERM, SIGKILL.
+        """End the process gracefully: ``q`` on stdin together with one SIGINT
+        (ffmpeg reads stdin only every 100 ms but acts on SIGINT at once; both
+        make it finish its file), then SIGTERM, then SIGKILL.
 
         Each step is bounded, so this returns within the sum of the timeouts
         (plus a moment) whatever the child does.
@@ -144,23 +146,24 @@ class SupervisedProcess:
         proc = self._proc
         if proc is None:
             return ExitInfo(-1, "self", ())
-        if proc.poll() is None and self.quit_command is not None:
-            try:
-                assert proc.stdin is not None
-                proc.stdin.write(self.quit_command)
-                proc.stdin.flush()
-            except OSError:
-                pass  # the child closed stdin or died; the next steps handle it
-            if self._wait(t.quit):
-                self._stopped_by = "quit"
+        if proc.poll() is None:
+            if self.quit_command is not None:
+                try:
+                    assert proc.stdin is not None
+                    proc.stdin.write(self.quit_command)
+                    proc.stdin.flush()
+                except OSError:
+                    pass  # the child closed stdin or died; the signals handle it
+            self._signal(signal.SIGINT)
+            if self._wait(t.quit + t.interrupt):
+                self._stopped_by = "sigint"
         for step, sig, timeout in (
-            ("sigint", signal.SIGINT, t.interrupt),
             ("sigterm", signal.SIGTERM, t.terminate),
             ("sigkill", signal.SIGKILL, 10.0),
         ):
             if proc.poll() is not None:
                 break
-            self.log.info("%s did not stop, sending %s", self.name, step.upper())
+            self.log.warning("%s ignored q and SIGINT, sending %s", self.name, step.upper())
             self._signal(sig)
             if self._wait(timeout):
                 self._stopped_by = step
