@@ -24,11 +24,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ocframe_driver_testsrc import TestPatternDriver, TestPatternSettings
+
 from ocframe import CaptureContext, DriverSettings, hookimpl
 from ocframe.driver import CaptureCommand, CommandCapture
 from ocframe.testing import OpencastSimulator
-from ocframe.testing.harness import InProcessAgent, agent, write_config
-from ocframe_driver_testsrc import TestPatternDriver, TestPatternSettings
+from ocframe.testing.harness import agent, write_config
 
 STARTS: dict[str, float] = {}
 STOPS: dict[str, float] = {}
@@ -57,7 +58,9 @@ class BenchPlugin:
         return {"timed-testsrc": TimedDriver}
 
 
-def run(events: int, loaded: bool, upload_gib: float, workdir: Path) -> tuple[list[float], list[float]]:
+def run(
+    events: int, loaded: bool, upload_gib: float, workdir: Path
+) -> tuple[list[float], list[float]]:
     STARTS.clear()
     STOPS.clear()
     with OpencastSimulator() as sim:
