@@ -161,6 +161,11 @@ class InputCapture:
                 return
             if self.outcome.permanent or restarts >= run.max_restarts:
                 return
+            if run.seconds_left() > 0 and not run.stop_requested.is_set():
+                # The history shows every drop-out, with the segment that follows it.
+                run.store.set_state(run.recording_id, "capturing",
+                                    f"{self.spec.name} restarting as segment {self.segment + 1}"
+                                    f" after: {error or 'capture ended early'}")
             restarts += 1
             self.segment += 1
             # The first restart is immediate: every second of a lecture counts.
