@@ -15,12 +15,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import IngestQueueConfig
 from .errors import CoreError, IngestError, IngestVeto, PluginError
 from .ingest import IngestJob
-from .model import IngestPackage, RecordingState
+from .model import IngestPackage, RecordingState, Track
 from .segments import join_tracks
 from .store import UPLOAD_PENDING_STATES, Recording
 
@@ -164,6 +165,10 @@ class IngestQueue:
         workdir = rec.directory / "ingest"
         workdir.mkdir(parents=True, exist_ok=True)
         package = IngestPackage(tracks=join_tracks(tracks, workdir, svc.ffmpeg))
+        if svc.agents[rec.agent].config.ingest.legacy_catalogs:
+            # Opencast <= 3.x creates the event only at ingest: its catalogs go
+            # in unchanged, as every strategy's ordinary catalogs.
+            _add_calendar_catalogs(rec, package, workdir)
         svc.plugins.call_each(
             "ocframe_pre_ingest", propagate=(IngestVeto,), agent=rec.agent,
             recording_id=rec.id, event=rec.event, package=package, workdir=workdir,
@@ -196,3 +201,13 @@ class IngestQueue:
                           next_attempt=time.time() + delay)
         log.warning("%s: upload of %s failed (%s); retrying in %.0f s", rec.agent, rec.id,
                     reason, delay)
+
+
+def _add_calendar_catalogs(rec: Recording, package: IngestPackage, workdir: Path) -> None:
+    catalogs = (("episode.xml", "dublincore/episode"), ("series.xml", "dublincore/series"))
+    for name, flavor in catalogs:
+        data = rec.event.attachments.get(name)
+        if data:
+            path = workdir / name
+            path.write_bytes(data)
+            package.catalogs.append(Track(path, flavor, "text/xml"))
