@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -42,6 +42,7 @@ from .mediapackage import (
 from .multipart import (
     READ_SIZE,
     BodyError,
+    HashingWriter,
     Part,
     StoredFile,
     discard_files,
@@ -49,10 +50,10 @@ from .multipart import (
     multipart_boundary,
     parse_multipart,
     read_form,
-    spool_body,
 )
 from .records import Element, Ingest, ScheduledEvent
 from .responses import bad_request, not_found, text_response, xml_response
+from .zipstream import ZipStreamSink
 
 DC_TERMS = frozenset({
     "abstract", "accessRights", "available", "contributor", "coverage", "created", "creator",
@@ -90,6 +91,8 @@ class UploadJob:
     payload_mediapackage: str | None = None
     url: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Held by the one request whose chunk is being written to ``path``.
+    writing: threading.Lock = field(default_factory=threading.Lock)
     states: list[str] = field(default_factory=list)
 
     @property
@@ -102,6 +105,115 @@ class UploadJob:
         if chunk < self.chunks_total - 1:
             return self.chunksize
         return self.filesize - self.chunksize * (self.chunks_total - 1)
+
+
+class _ZipSource(Protocol):
+    def names(self) -> list[str]: ...
+
+    def read(self, name: str) -> bytes: ...
+
+    def extract(self, name: str) -> StoredFile: ...
+
+
+class _StreamedSource:
+    """Entries already written to spool files while the zip arrived."""
+
+    def __init__(self, sink: ZipStreamSink) -> None:
+        self.sink = sink
+        # As zipfile: a name listed twice means its last entry.
+        self.by_name = {e.name: e for e in sink.entries}
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.sink.entries]
+
+    def read(self, name: str) -> bytes:
+        return self.by_name[name].stored.path.read_bytes()
+
+    def extract(self, name: str) -> StoredFile:
+        return self.sink.keep(self.by_name[name])
+
+
+class _ZipFileSource:
+    """A spooled zip that zipfile reads (deflated entries and other rare cases)."""
+
+    def __init__(self, archive: zipfile.ZipFile, spool_dir: Path) -> None:
+        self.archive = archive
+        self.spool_dir = spool_dir
+
+    def names(self) -> list[str]:
+        return self.archive.namelist()
+
+    def read(self, name: str) -> bytes:
+        return self.archive.read(name)
+
+    def extract(self, name: str) -> StoredFile:
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        target = self.spool_dir / uuid.uuid4().hex
+        digest = hashlib.md5()
+        size = 0
+        try:
+            with self.archive.open(name) as source, open(target, "wb") as sink:
+                while chunk := source.read(READ_SIZE):
+                    sink.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+        except BaseException:
+            target.unlink(missing_ok=True)  # e.g. a bad CRC found at the end
+            raise
+        leaf = name.rsplit("/", 1)[-1]
+        return StoredFile(target, size, digest.hexdigest(), leaf, guess_mimetype(leaf))
+
+
+class _ChunkSink:
+    """Appends a chunk straight to its upload job's file while it arrives.
+
+    The chunk is hashed into a copy of the job's MD5, so a chunk that is
+    refused or broken off leaves the job as it was: the file is cut back to its
+    old length and the old digest stays. One request writes to a job at a time.
+    """
+
+    def __init__(self, job: UploadJob, number: int) -> None:
+        # A retry may arrive while the broken request it replaces still winds down.
+        if not job.writing.acquire(timeout=30):
+            raise BodyError("another chunk of this job is being uploaded")
+        try:
+            with job.lock:
+                if job.state not in ("READY", "INPROGRESS"):
+                    raise BodyError(f"job is {job.state}")
+                if number != job.current_chunk + 1 or number >= job.chunks_total:
+                    raise BodyError(f"expected chunk {job.current_chunk + 1}")
+                self.start = job.bytes_received
+                digest = job.md5.copy()
+            handle = open(job.path, "r+b")  # noqa: SIM115 - closed in finish()/discard()
+            handle.seek(self.start)
+        except BaseException:
+            job.writing.release()
+            raise
+        self.job, self.number = job, number
+        self.writer = HashingWriter(handle, digest)
+        self.done = False
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def finish(self) -> None:
+        self.writer.close()
+
+    def commit(self) -> None:
+        """The chunk is accepted (caller holds ``job.lock``)."""
+        self.writer.close()
+        self.job.md5 = self.writer.digest
+        self.job.bytes_received = self.start + self.writer.size
+        self.done = True
+        self.job.writing.release()
+
+    def discard(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.writer.close()
+        os.truncate(self.job.path, self.start)
+        self.job.writing.release()
 
 
 class IngestEndpoints:
@@ -481,23 +593,34 @@ class IngestEndpoints:
         boundary = multipart_boundary(request.content_type or "")
         fields: list[Part] = []
         parts: list[Part] = []
-        if boundary is not None:
-            parts = parse_multipart(request.stream, boundary, self._spool_dir)
-            file_index = next((i for i, p in enumerate(parts) if p.is_file), None)
-            if file_index is None:
-                discard_files(parts)
-                return bad_request("no zip part")
-            fields = parts[:file_index]
-            zip_file = parts[file_index].file
-            assert zip_file is not None
-        else:
-            zip_file = spool_body(request.stream, self._spool_dir)
+        zips: list[ZipStreamSink] = []
+
+        def open_sink(name: str, filename: str, before: Sequence[Part]) -> ZipStreamSink | None:
+            if zips:
+                return None  # only the first file part is the package
+            zips.append(ZipStreamSink(self._spool_dir))
+            return zips[0]
+
         try:
-            mp = self._unpack_zip(zip_file.path, request.host_url)
-        except (MediaPackageError, zipfile.BadZipFile, BodyError, KeyError) as exc:
-            return bad_request(f"bad package: {exc}")
+            if boundary is not None:
+                parts = parse_multipart(request.stream, boundary, self._spool_dir,
+                                        open_sink=open_sink)
+                file_index = next((i for i, p in enumerate(parts) if p.is_file), None)
+                if file_index is None:
+                    return bad_request("no zip part")
+                fields = parts[:file_index]
+            else:
+                zips.append(ZipStreamSink(self._spool_dir))
+                while chunk := request.stream.read(READ_SIZE):
+                    zips[0].write(chunk)
+                zips[0].finish()
+            try:
+                mp = self._unpack_zip(zips[0], request.host_url)
+            except (MediaPackageError, zipfile.BadZipFile, BodyError, KeyError) as exc:
+                return bad_request(f"bad package: {exc}")
         finally:
-            zip_file.path.unlink(missing_ok=True)
+            for sink in zips:
+                sink.discard()
             discard_files(parts)
         properties = {
             p.name: p.value or "" for p in fields
@@ -508,49 +631,38 @@ class IngestEndpoints:
             instance_id=first_value(fields, "workflowInstanceId"), properties=properties,
             method="zipped", user=user)
 
-    def _unpack_zip(self, path: Path, base_url: str) -> MediaPackage:
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
-            manifests = sorted((n for n in names if n.endswith("manifest.xml")), key=len)
-            if not manifests:
-                raise BodyError("no manifest.xml in the zip")
-            manifest = manifests[0]
-            root = manifest.rsplit("/", 1)[0] + "/" if "/" in manifest else ""
-            mp = parse_mediapackage(archive.read(manifest).decode("utf-8"))
-            unpacked: list[MPElement] = []
-            for el in mp.elements:
-                url = el.url or ""
-                if re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
-                    unpacked.append(el)  # the core would fetch it; keep the reference
-                    continue
-                entry = root + url.lstrip("/") if root and not url.startswith(root) else url
-                if entry not in names:
-                    raise BodyError(f"{url!r} is not in the zip")
-                stored = self._extract(archive, entry)
-                new = self._store(mp.id, el.kind, el.flavor, el.tags, stored, base_url)
-                if el.mimetype:
-                    new.mimetype = el.mimetype
-                    with self._lock:
-                        self._elements[new.id].mimetype = el.mimetype
-                unpacked.append(new)
-            mp.elements = unpacked
-        return mp
+    def _unpack_zip(self, sink: ZipStreamSink, base_url: str) -> MediaPackage:
+        if sink.fallback_path is not None:
+            with zipfile.ZipFile(sink.fallback_path) as archive:
+                return self._unpack(_ZipFileSource(archive, self._spool_dir), base_url)
+        return self._unpack(_StreamedSource(sink), base_url)
 
-    def _extract(self, archive: zipfile.ZipFile, entry: str) -> StoredFile:
-        self._spool_dir.mkdir(parents=True, exist_ok=True)
-        target = self._spool_dir / uuid.uuid4().hex
-        digest = hashlib.md5()
-        size = 0
-        with archive.open(entry) as source, open(target, "wb") as sink:
-            while True:
-                chunk = source.read(READ_SIZE)
-                if not chunk:
-                    break
-                sink.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-        name = entry.rsplit("/", 1)[-1]
-        return StoredFile(target, size, digest.hexdigest(), name, guess_mimetype(name))
+    def _unpack(self, archive: _ZipSource, base_url: str) -> MediaPackage:
+        names = [n for n in archive.names() if not n.endswith("/")]
+        manifests = sorted((n for n in names if n.endswith("manifest.xml")), key=len)
+        if not manifests:
+            raise BodyError("no manifest.xml in the zip")
+        manifest = manifests[0]
+        root = manifest.rsplit("/", 1)[0] + "/" if "/" in manifest else ""
+        mp = parse_mediapackage(archive.read(manifest).decode("utf-8"))
+        unpacked: list[MPElement] = []
+        for el in mp.elements:
+            url = el.url or ""
+            if re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
+                unpacked.append(el)  # the core would fetch it; keep the reference
+                continue
+            entry = root + url.lstrip("/") if root and not url.startswith(root) else url
+            if entry not in names:
+                raise BodyError(f"{url!r} is not in the zip")
+            stored = archive.extract(entry)
+            new = self._store(mp.id, el.kind, el.flavor, el.tags, stored, base_url)
+            if el.mimetype:
+                new.mimetype = el.mimetype
+                with self._lock:
+                    self._elements[new.id].mimetype = el.mimetype
+            unpacked.append(new)
+        mp.elements = unpacked
+        return mp
 
     # ------------------------------------------------------------------ chunked upload
 
@@ -608,24 +720,26 @@ class IngestEndpoints:
             if not number.strip().isdigit() or int(number) != job.current_chunk + 1:
                 raise BodyError(f"expected chunk {job.current_chunk + 1}, got {number}")
 
-        parts = parse_multipart(request.stream, boundary, self._spool_dir, before_file)
+        def open_sink(name: str, filename: str, parts: Sequence[Part]) -> _ChunkSink | None:
+            if name != "filedata" or any(p.is_file for p in parts):
+                return None
+            return _ChunkSink(job, int(first_value(parts, "chunknumber") or "-1"))
+
+        parts = parse_multipart(request.stream, boundary, self._spool_dir, before_file,
+                                open_sink)
         try:
             chunk_part = next((p for p in parts if p.is_file and p.name == "filedata"), None)
-            if chunk_part is None or chunk_part.file is None:
+            if chunk_part is None or not isinstance(chunk_part.sink, _ChunkSink):
                 return bad_request("no filedata part")
-            number = int(first_value(parts, "chunknumber") or "-1")
+            sink: _ChunkSink = chunk_part.sink
+            number = sink.number
+            size = sink.writer.size
             with job.lock:
-                if job.state not in ("READY", "INPROGRESS"):
-                    return bad_request(f"job is {job.state}")
-                if number != job.current_chunk + 1 or number >= job.chunks_total:
-                    return bad_request(f"expected chunk {job.current_chunk + 1}")
-                if chunk_part.file.size != job.expected_size(number):
+                if size != job.expected_size(number):
                     return bad_request(
-                        f"chunk {number} must be {job.expected_size(number)} bytes, "
-                        f"got {chunk_part.file.size}")
-                self._append_chunk(job, chunk_part.file.path)
+                        f"chunk {number} must be {job.expected_size(number)} bytes, got {size}")
+                sink.commit()
                 job.current_chunk = number
-                job.bytes_received += chunk_part.file.size
                 job.state = "INPROGRESS"
                 job.states.append(job.state)
                 if number == job.chunks_total - 1:
@@ -637,16 +751,6 @@ class IngestEndpoints:
             return self._upload_job_view(job.id, "xml")
         finally:
             discard_files(parts)
-
-    @staticmethod
-    def _append_chunk(job: UploadJob, chunk: Path) -> None:
-        with open(chunk, "rb") as source, open(job.path, "ab") as sink:
-            while True:
-                data = source.read(READ_SIZE)
-                if not data:
-                    break
-                sink.write(data)
-                job.md5.update(data)
 
     def _finalize_upload(self, job: UploadJob, base_url: str) -> None:
         # The real core assembles the file asynchronously; clients must poll.

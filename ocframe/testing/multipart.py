@@ -12,10 +12,11 @@ import os
 import queue
 import threading
 import uuid
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import Headers
@@ -40,20 +41,39 @@ class StoredFile:
     content_type: str
 
 
+class Sink(Protocol):
+    """Where an endpoint wants a file part's bytes to go instead of a spool file
+    (e.g. unpacked from a zip as they arrive, or appended to an upload job), so
+    each byte is written once."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def finish(self) -> None:
+        """The part ended (all of it was written)."""
+
+    def discard(self) -> None:
+        """Drop whatever the endpoint did not keep; safe to call more than once."""
+
+
 @dataclass
 class Part:
     name: str
     value: str | None = None
     file: StoredFile | None = None
+    #: The endpoint's own sink that received this file part (instead of ``file``).
+    sink: Any = None
 
     @property
     def is_file(self) -> bool:
-        return self.file is not None
+        return self.file is not None or self.sink is not None
 
 
 # Called with (field name, filename, parts so far) when a file part starts; may
 # raise BodyError to refuse the upload before any of it is written.
 BeforeFile = Callable[[str, str, Sequence[Part]], None]
+# Called right after BeforeFile: the endpoint's sink for this part, or None for a
+# spool file. May raise BodyError.
+OpenSink = Callable[[str, str, Sequence[Part]], "Sink | None"]
 
 
 def _new_spool_path(spool_dir: Path) -> Path:
@@ -61,31 +81,35 @@ def _new_spool_path(spool_dir: Path) -> Path:
     return spool_dir / uuid.uuid4().hex
 
 
-class _FileSink:
-    """Writes a file while a helper thread computes its MD5.
+class HashingWriter:
+    """Writes to an open file while a helper thread computes MD5 (and CRC-32).
 
-    hashlib and file writes both release the GIL on large buffers, so hashing
-    in parallel keeps an upload close to disk speed; the bounded queue keeps
-    memory constant.
+    hashlib, zlib and file writes all release the GIL on large buffers, so
+    hashing in parallel keeps an upload close to disk speed; the bounded queue
+    keeps memory constant.
     """
 
     _DONE = b""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.handle = open(path, "wb")  # noqa: SIM115 - closed in finish()/abort()
+    def __init__(self, handle: BinaryIO, digest: Any = None, *, crc: bool = False) -> None:
+        self.handle = handle
         self.size = 0
-        self.digest = hashlib.md5()
+        self.digest = digest if digest is not None else hashlib.md5()
+        self.crc: int | None = 0 if crc else None
         self._queue: queue.Queue[bytes] = queue.Queue(maxsize=8)
         self._hasher = threading.Thread(target=self._hash, daemon=True)
         self._hasher.start()
 
     def _hash(self) -> None:
+        digest, crc = self.digest, self.crc
         while True:
             data = self._queue.get()
             if data is self._DONE:
+                self.crc = crc
                 return
-            self.digest.update(data)
+            digest.update(data)
+            if crc is not None:
+                crc = zlib.crc32(data, crc)
 
     def write(self, data: bytes) -> None:
         if data:
@@ -93,18 +117,28 @@ class _FileSink:
             self._queue.put(data)
             self.size += len(data)
 
-    def _stop_hasher(self) -> None:
-        self._queue.put(self._DONE)
-        self._hasher.join()
+    def close(self) -> None:
+        """Close the file and wait for the hashes (idempotent)."""
+        if not self.handle.closed:
+            self.handle.close()
+        if self._hasher.is_alive():
+            self._queue.put(self._DONE)
+            self._hasher.join()
+
+
+class _FileSink(HashingWriter):
+    """A new file written while it is hashed."""
+
+    def __init__(self, path: Path, *, crc: bool = False) -> None:
+        self.path = path
+        super().__init__(open(path, "wb"), crc=crc)  # noqa: SIM115 - closed in finish()/abort()
 
     def finish(self) -> tuple[int, str]:
-        self.handle.close()
-        self._stop_hasher()
+        self.close()
         return self.size, self.digest.hexdigest()
 
     def abort(self) -> None:
-        self.handle.close()
-        self._stop_hasher()
+        self.close()
         self.path.unlink(missing_ok=True)
 
 
@@ -120,13 +154,16 @@ def parse_multipart(
     boundary: bytes,
     spool_dir: Path,
     before_file: BeforeFile | None = None,
+    open_sink: OpenSink | None = None,
 ) -> list[Part]:
-    """Read the whole multipart body; file parts end up as files in ``spool_dir``."""
+    """Read the whole multipart body; file parts end up as files in ``spool_dir``,
+    or in the sink ``open_sink`` returns for them."""
     decoder = MultipartDecoder(boundary)
     parts: list[Part] = []
     current: Part | None = None
     field_buffer = bytearray()
     sink: _FileSink | None = None
+    own: Sink | None = None
     headers: Headers | None = None
     finished = False
     try:
@@ -148,6 +185,10 @@ def parse_multipart(
                         before_file(event.name, event.filename, parts)
                     current = Part(name=event.name)
                     headers = event.headers
+                    own = open_sink(event.name, event.filename, parts) if open_sink else None
+                    if own is not None:
+                        current.sink = own
+                        continue
                     sink = _FileSink(_new_spool_path(spool_dir))
                     current.file = StoredFile(
                         path=sink.path,
@@ -163,14 +204,19 @@ def parse_multipart(
                 elif isinstance(event, Data):
                     if current is None:
                         raise BodyError("data outside of a part")
-                    if sink is not None:
+                    if own is not None:
+                        own.write(event.data)
+                    elif sink is not None:
                         sink.write(event.data)
                     else:
                         field_buffer.extend(event.data)
                         if len(field_buffer) > MAX_FIELD_SIZE:
                             raise BodyError("form field too large")
                     if not event.more_data:
-                        if sink is not None and current.file is not None:
+                        if own is not None:
+                            own.finish()
+                            own = None
+                        elif sink is not None and current.file is not None:
                             current.file.size, current.file.md5 = sink.finish()
                             sink = None
                         else:
@@ -189,9 +235,9 @@ def parse_multipart(
     except BaseException:
         if sink is not None:
             sink.abort()
-        for part in parts:
-            if part.file is not None:
-                part.file.path.unlink(missing_ok=True)
+        if own is not None:
+            own.discard()
+        discard_files(parts)
         raise
     return parts
 
@@ -229,6 +275,8 @@ def discard_files(parts: Sequence[Part]) -> None:
     for part in parts:
         if part.file is not None:
             part.file.path.unlink(missing_ok=True)
+        if part.sink is not None:
+            part.sink.discard()
 
 
 def read_form(stream: BinaryIO, content_type: str, spool_dir: Path) -> list[Part] | None:

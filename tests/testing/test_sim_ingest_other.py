@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import base64
 import hashlib
+import http.client
 import io
 import re
 import time
@@ -63,9 +65,9 @@ MANIFEST = ('<?xml version="1.0" encoding="UTF-8"?>'
             "<url>presenter.mp4</url></track></media><metadata/><attachments/></mediapackage>")
 
 
-def make_zip(mp_id: str, root: str = "") -> bytes:
+def make_zip(mp_id: str, root: str = "", method: int = zipfile.ZIP_STORED) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(buffer, "w", method) as archive:
         archive.writestr(root + "manifest.xml", MANIFEST.format(id=mp_id))
         archive.writestr(root + "presenter.mp4", b"zipped-video")
     return buffer.getvalue()
@@ -106,6 +108,42 @@ def test_zipped_bad_packages(sim: OpencastSimulator) -> None:
     assert requests.post(url, data=buffer.getvalue(), auth=CA, timeout=5).status_code == 400
 
 
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_zipped_entries_unpacked_once(sim: OpencastSimulator, method: int) -> None:
+    """Stored entries are written while they arrive, deflated ones by zipfile;
+    either way the spool holds nothing afterwards."""
+    files = [("BODY", ("mp.zip", make_zip("mp-z", method=method)))]
+    r = requests.post(f"{sim.url}/ingest/addZippedMediaPackage", files=files, auth=CA,
+                      timeout=10)
+    assert r.status_code == 200
+    (track,) = sim.ingests[-1].tracks
+    assert track.path is not None and track.path.read_bytes() == b"zipped-video"
+    assert track.md5 == hashlib.md5(b"zipped-video").hexdigest() and track.size == 12
+    assert list((sim.storage_dir / "incoming").iterdir()) == []
+
+
+def test_zipped_bad_crc(sim: OpencastSimulator) -> None:
+    data = make_zip("mp-c").replace(b"zipped-video", b"zipped-VIDEO")
+    r = requests.post(f"{sim.url}/ingest/addZippedMediaPackage", data=data, auth=CA, timeout=5)
+    assert r.status_code == 400 and "CRC" in r.headers["X-Simulator-Reason"]
+    assert list((sim.storage_dir / "incoming").iterdir()) == []
+
+
+def broken_off(sim: OpencastSimulator, job: str, chunk: bytes) -> None:
+    """Chunk 1 whose connection drops half way through the file data."""
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"chunknumber\"\r\n\r\n1\r\n"
+            b"--b\r\nContent-Disposition: form-data; name=\"filedata\"; filename=\"x\"\r\n\r\n"
+            + chunk + b"\r\n--b--\r\n")
+    conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=5)
+    conn.putrequest("POST", f"/upload/job/{job}")
+    conn.putheader("Authorization", "Basic " + base64.b64encode(b"admin:opencast").decode())
+    conn.putheader("Content-Type", "multipart/form-data; boundary=b")
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders()
+    conn.send(body[: len(body) // 2])
+    conn.close()
+
+
 def test_chunked_upload(sim: OpencastSimulator) -> None:
     mp = requests.get(f"{sim.url}/ingest/createMediaPackage", auth=CA, timeout=5).text
     data = bytes(range(256)) * 40  # 10240 bytes: chunks of 4096, 4096, 2048
@@ -127,6 +165,9 @@ def test_chunked_upload(sim: OpencastSimulator) -> None:
     assert send(0, data[:4096]).status_code == 200
     status = requests.get(f"{sim.url}/upload/job/{job}.json", auth=ADMIN, timeout=5).json()
     assert status["uploadjob"]["current-chunk"]["number"] == 0
+    # Chunks are appended as they arrive: a refused or broken-off one is cut back off.
+    assert send(1, data[4096:8192] + b"extra").status_code == 400
+    broken_off(sim, job, data[4096:8192])
     assert send(1, data[4096:8192]).status_code == 200
     assert send(2, data[8192:]).status_code == 200
     assert sim.wait_for(lambda: sim.upload_job_states(job)[-1] == "COMPLETE", timeout=5)
