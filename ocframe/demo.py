@@ -3,7 +3,6 @@ embedded simulator, told step by step."""
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import subprocess
@@ -39,15 +38,12 @@ class _Narrator:
 
 
 def _ffprobe(path: Path) -> dict[str, Any] | None:
-    probe = shutil.which("ffprobe")
-    if not probe:
+    from .testing.media import probe
+
+    try:
+        return probe(path)
+    except (RuntimeError, subprocess.SubprocessError, ValueError):
         return None
-    out = subprocess.run(
-        [probe, "-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name",
-         "-of", "json", str(path)],
-        capture_output=True, text=True, check=False, timeout=30,
-    )
-    return json.loads(out.stdout) if out.returncode == 0 else None
 
 
 def _duration_with_ffmpeg(path: Path, ffmpeg: str) -> tuple[float | None, set[str]]:
@@ -130,14 +126,10 @@ def _verify(n: _Narrator, ingest: Any, seconds: float, ffmpeg: str) -> bool:
         kinds = {s.get("codec_type") for s in info.get("streams", [])}
         duration = float(info.get("format", {}).get("duration", 0))
     else:
-        duration, kinds = _duration_with_ffmpeg(Path(track.path), find_ffmpeg_cached(ffmpeg))
+        duration, kinds = _duration_with_ffmpeg(Path(track.path), ffmpeg)
     n.say(f"check: ingested file has {', '.join(sorted(k for k in kinds if k))} "
           f"and lasts {duration or 0:.2f} s (scheduled {seconds:.2f} s)")
     good = {"video", "audio"} <= kinds and duration is not None and abs(duration - seconds) <= 1.0
     if not good:
         n.say("FAILED: expected video and audio of the scheduled length (+-1 s)")
     return good
-
-
-def find_ffmpeg_cached(path: str) -> str:
-    return path

@@ -10,11 +10,18 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     || need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
               gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
               gstreamer1.0-tools)
+  command -v pulseaudio >/dev/null || need+=(pulseaudio pulseaudio-utils)
+  command -v openssl >/dev/null || need+=(openssl)
   python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
+fi
+# A user-space PulseAudio with no hardware, for the real audio-capture test
+# (a null sink); without it that one test is skipped with the reason.
+if command -v pulseaudio >/dev/null && ! pactl info >/dev/null 2>&1; then
+  pulseaudio --start --exit-idle-time=-1 >/dev/null 2>&1 || true
 fi
 scripts/setup.sh
 .venv/bin/ruff check .

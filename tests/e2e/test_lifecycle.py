@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import sys
 from pathlib import Path
 
 from ocframe.store import RecordingStore
 from ocframe.testing import OpencastSimulator
 from ocframe.testing.harness import AgentProcess, InProcessAgent, agent, soon, write_config
-
-
-def duration(path: str | Path) -> float:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
-                          "-of", "csv=p=0", str(path)], capture_output=True, text=True,
-                         check=True)
-    return float(out.stdout.strip())
+from ocframe.testing.media import duration
 
 
 def test_back_to_back_events_both_record_completely(

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from ocframe.testing import OpencastSimulator
 from ocframe.testing.harness import InProcessAgent, agent, soon, testsrc_input, write_config
+from ocframe.testing.media import duration
 
 TOLERANCE = 2.0  # seconds: generous for a loaded CI machine
 
 
-def duration(path: str | Path) -> float:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
-                          "-of", "csv=p=0", str(path)], capture_output=True, text=True,
-                         check=True)
-    return float(out.stdout.strip())
 
 
 def test_on_time_during_a_slow_upload_and_a_slow_calendar(

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from ocframe.testing import OpencastSimulator
 from ocframe.testing.harness import InProcessAgent, agent, soon, write_config
-
-
-def duration(path: str | Path) -> float:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
-                          "-of", "csv=p=0", str(path)], capture_output=True, text=True,
-                         check=True)
-    return float(out.stdout.strip())
+from ocframe.testing.media import duration
 
 
 def test_agent_started_mid_event_records_the_rest(

@@ -19,6 +19,7 @@ from ocframe.testing.harness import (
     testsrc_input,
     write_config,
 )
+from ocframe.testing.media import duration, stream_kinds
 
 
 def md5(path: Path) -> str:
@@ -81,13 +82,8 @@ def test_recording_is_playable_with_video_audio_and_scheduled_length(
     event = sim.event(uid)
     assert event is not None
     scheduled = (event.end - event.start).total_seconds()
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type",
-         "-of", "json", ingest.tracks[0].path], capture_output=True, text=True, check=True,
-    )
-    info = json.loads(out.stdout)
-    assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}
-    assert abs(float(info["format"]["duration"]) - scheduled) <= 1.0
+    assert stream_kinds(ingest.tracks[0].path) == {"video", "audio"}
+    assert abs(duration(ingest.tracks[0].path) - scheduled) <= 1.0
 
 
 def test_third_party_driver_and_plugin_used_by_name(

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import json
 import logging
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +12,7 @@ from ocframe_driver_ipcam import IpCamDriver
 from ocframe_driver_ipcam.testing import RtspTestServer, unavailable_reason
 
 from ocframe import CaptureContext, Event, InputSpec
+from ocframe.testing.media import probe
 
 USER, PASSWORD = "ocuser7", "pa:ss w/rd!"
 
@@ -72,23 +71,4 @@ def ffprobe() -> Callable[[Path], dict[str, Any]]:
     if exe is None:
         pytest.skip("ffprobe not installed")
 
-    def run(path: Path) -> dict[str, Any]:
-        out = subprocess.run(
-            [
-                exe,
-                "-v",
-                "error",
-                "-show_entries",
-                "format=duration:stream=codec_type,codec_name",
-                "-of",
-                "json",
-                str(path),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        )
-        return json.loads(out.stdout)
-
-    return run
+    return probe

@@ -4,11 +4,8 @@ capture card), capture contexts, and waits on ffmpeg progress."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ocframe import CaptureContext, Driver, Event, InputSpec
+from ocframe.testing.media import probe
 
 from .driver import V4l2Driver
 from .formats import FormatProber
@@ -116,23 +114,4 @@ def wait_media_time(handle: Any, seconds: float, deadline: float = 30.0) -> None
 
 def ffprobe(path: Path) -> dict[str, Any]:
     """Streams and duration of a media file, as ffprobe's JSON."""
-    exe = shutil.which("ffprobe")
-    if exe is None:
-        raise RuntimeError("ffprobe not installed")
-    out = subprocess.run(
-        [
-            exe,
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration:stream=codec_type,codec_name",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return json.loads(out.stdout)
+    return probe(path)
