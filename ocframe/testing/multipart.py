@@ -12,7 +12,6 @@ import os
 import queue
 import threading
 import uuid
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,11 @@ from urllib.parse import parse_qsl
 from werkzeug.datastructures import Headers
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+
+try:  # SIMD CRC-32, five times faster; installed with the zipped ingest strategy
+    from zlib_ng.zlib_ng import crc32
+except ImportError:
+    from zlib import crc32
 
 # Large reads keep the per-chunk Python overhead negligible next to the socket.
 READ_SIZE = 1024 * 1024
@@ -109,7 +113,7 @@ class HashingWriter:
                 return
             digest.update(data)
             if crc is not None:
-                crc = zlib.crc32(data, crc)
+                crc = crc32(data, crc)
 
     def write(self, data: bytes) -> None:
         if data:

@@ -35,10 +35,12 @@ MIB = 1 << 20
 
 
 class ChunkedSettings(UploadSettings):
-    #: Bytes per chunk; a failure costs at most one chunk.
-    chunk_size: int = Field(32 * MIB, ge=1024)
+    #: Bytes per chunk; a failure costs at most one chunk (64 MiB: about 5 s at
+    #: 100 Mbit/s). Each chunk is one request, which the core spools and then
+    #: appends, so small chunks cost throughput. The core reads it as a Java int.
+    chunk_size: int = Field(64 * MIB, ge=1024, lt=2**31)
     #: Tracks up to this size go by ``addTrack`` (one request is cheaper).
-    min_chunked_size: int = Field(32 * MIB, ge=0)
+    min_chunked_size: int = Field(64 * MIB, ge=0)
     #: How long to wait for the core to assemble the file after the last chunk.
     finalize_timeout: float = Field(600.0, gt=0)
 
@@ -93,6 +95,7 @@ class ChunkedIngest(MultiRequestIngest):
                             job.recording_id, job_id, next_chunk, total_chunks)
         # Hashing covers every chunk only when all are sent by this attempt.
         tap = DigestTap() if self.settings.verify_md5 and next_chunk == 0 else None
+        answer = ""
         for number in range(next_chunk, total_chunks):
             offset = number * chunk_size
             length = min(chunk_size, size - offset)
@@ -100,12 +103,14 @@ class ChunkedIngest(MultiRequestIngest):
             def chunk_progress(sent: int, _t: int, base: int = offset) -> None:
                 progress(min(base + sent, size), size)
 
-            up.post_multipart(f"job/{job_id}", [
+            answer = up.post_multipart(f"job/{job_id}", [
                 TextPart("chunknumber", str(number)),
                 FilePart("filedata", track.path, track.path.name, track.mimetype,
                          offset=offset, length=length, tap=tap),
-            ], progress=chunk_progress, rate_limit=self.settings.rate())
-        payload = self._wait_complete(up, job_id)
+            ], progress=chunk_progress, rate_limit=self.settings.rate()).text
+        # The core finishes the file within the last chunk's request and answers
+        # with the completed job; polling is for cores that finish it later.
+        payload = _completed_mediapackage(answer) or self._wait_complete(up, job_id)
         md5: str | None = None
         if self.settings.verify_md5:
             md5 = tap.hexdigest() if tap is not None and tap.size == size else file_md5(
@@ -128,7 +133,7 @@ class ChunkedIngest(MultiRequestIngest):
     def _wait_complete(self, up: ServiceHttp, job_id: str) -> str:
         """The media package with the new track, once the core assembled the file."""
         deadline = time.monotonic() + self.settings.finalize_timeout
-        delay = 0.05
+        delay = 0.02
         while True:
             view = self._view(up, job_id)
             if view is None:
@@ -143,7 +148,7 @@ class ChunkedIngest(MultiRequestIngest):
                 raise IngestError(f"upload job {job_id} did not complete in"
                                   f" {self.settings.finalize_timeout:.0f} s")
             time.sleep(delay)  # the core assembles the file on its own; nothing to wait on
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 1.5, 2.0)
 
 
 def _int(value: object, default: int) -> int:
@@ -151,6 +156,20 @@ def _int(value: object, default: int) -> int:
         return int(str(value))
     except (TypeError, ValueError):
         return default
+
+
+def _completed_mediapackage(job_xml: str) -> str | None:
+    """The media package of an upload job's XML if the job is complete."""
+    try:
+        root = ET.fromstring(job_xml)
+    except ET.ParseError:
+        return None
+    if root.tag.rsplit("}", 1)[-1] != "uploadjob" or root.get("state") != "COMPLETE":
+        return None
+    for el in root.iter():
+        if el.tag.rsplit("}", 1)[-1] == "mediapackage":
+            return ET.tostring(el, encoding="unicode")
+    return None
 
 
 def _mediapackage_from_xml(text: str, job_id: str) -> str:
