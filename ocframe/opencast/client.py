@@ -97,6 +97,10 @@ class OpencastClient:
             return CalendarResponse(304, None, etag)
         ctype = resp.headers.get("Content-Type", "")
         if ctype and "calendar" not in ctype and "text/plain" not in ctype:
-            raise CoreError(f"calendar for {agent}: unexpected Content-Type {ctype!r}")
+            # Liberal in what we accept: a calendar is a calendar whatever its
+            # label; anything else (a proxy's HTML error page) is an error.
+            if not resp.content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"BEGIN:VCALENDAR"):
+                raise CoreError(f"calendar for {agent}: unexpected Content-Type {ctype!r}")
+            log.debug("calendar for %s labelled %r; accepted as a calendar", agent, ctype)
         # ETag kept verbatim: the core compares it as an exact string.
         return CalendarResponse(200, resp.content, resp.headers.get("ETag"))

@@ -66,10 +66,11 @@ class CoreSession:
         url: str,
         *,
         timeout: float | tuple[float, float] | None = None,
-        expect: Sequence[int] = (200,),
+        expect: Sequence[int] = range(200, 300),
         **kwargs: Any,
     ) -> requests.Response:
-        """Send a request; return the response if its status is in ``expect``.
+        """Send a request; return the response if its status is in ``expect``
+        (any 2xx by default: a core answering 201 or 204 has not failed).
 
         Raises :class:`AuthError` for 401/403/login redirects (naming the user
         and endpoint, never the password) and :class:`CoreError` otherwise.

@@ -54,7 +54,7 @@ def test_registration_heartbeat_and_capabilities(opencast_simulator: OpencastSim
                if r.path.endswith("/configuration"))
 
 
-@pytest.mark.parametrize("kind", ["status500", "status503", "wrong_content_type", "truncated",
+@pytest.mark.parametrize("kind", ["status500", "status503", "truncated",
                                   "broken_calendar", "down"])
 def test_bad_calendar_answer_one_line_keep_schedule_recover(
     opencast_simulator: OpencastSimulator, agent_dir: Path, caplog: pytest.LogCaptureFixture,
