@@ -3,9 +3,9 @@
     python bench/upload_bench.py [--size 2G] [--methods multirequest,single,zipped,chunked]
 
 A simulator runs in its own process on loopback; a file of random bytes of
-``--size`` is uploaded once by ``curl -F`` to ``/ingest/addTrack`` and once
-by each strategy, each upload in a fresh child process whose peak RSS
-(``ru_maxrss``) is reported. Throughput = file size / wall time of the
+``--size`` is uploaded by ``curl -F`` to ``/ingest/addTrack`` and by each
+strategy, in ``--rounds`` interleaved rounds, each upload in a fresh child
+process whose peak RSS (``ru_maxrss``) is reported. Throughput = file size / wall time of the
 whole upload (for the strategies: every request of the method, including
 creating the media package, the zipped CRC pass and starting the workflow).
 """
@@ -18,6 +18,7 @@ import logging
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,17 +116,18 @@ def run_curl(url: str, path: Path, tmp: Path) -> dict[str, Any]:
     mp_file = tmp / "mp.xml"
     mp_file.write_text(mp)
     started = time.monotonic()
-    # ru_maxrss of RUSAGE_CHILDREN: the largest child so far (curl is the first).
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         ["curl", "-sS", "-f", "-o", "/dev/null", "-u", f"{USER}:{PASSWORD}",
          "-F", "flavor=presenter/source", "-F", f"mediaPackage=<{mp_file}",
          "-F", f"BODY=@{path};type=video/mp4", f"{url}/ingest/addTrack"],
-        check=True,
     )
+    # wait4: the peak RSS of this curl alone.
+    _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.monotonic() - started
-    assert proc.returncode == 0
-    return {"seconds": elapsed,
-            "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args)
+    return {"seconds": elapsed, "maxrss_kib": usage.ru_maxrss}
 
 
 def clean(storage: Path) -> None:
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default="multirequest,single,zipped,chunked")
     ap.add_argument("--verify-md5", choices=("on", "off", "both"), default="on",
                     help="the strategies' MD5 check (hashing while sending)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="runs of every row, interleaved (default 3)")
     ap.add_argument("--dir", type=Path, default=None, help="work directory (default: a temp dir)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
@@ -164,33 +168,43 @@ def main(argv: list[str] | None = None) -> int:
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None and server.stdin is not None
     url = server.stdout.readline().strip()
-    rows: list[tuple[str, dict[str, Any]]] = []
+    verify = {"on": [True], "off": [False], "both": [True, False]}[args.verify_md5]
+    plan: list[tuple[str, str | None, dict[str, Any]]] = [("curl -F (addTrack)", None, {})]
+    for method in args.methods.split(","):
+        for v in verify:
+            label = method + ("" if len(verify) == 1 else f" (md5 {'on' if v else 'off'})")
+            plan.append((label, method, {"verify_md5": v}))
+    # Rounds: curl, then every strategy, again and again. Each strategy is compared
+    # with the curl run of its own round, so load drifting on a shared machine
+    # affects both sides of a ratio alike.
+    results: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in plan}
     try:
-        rows.append(("curl -F (addTrack)", run_curl(url, media, work)))
-        clean(storage)
-        rows.append(("curl -F (addTrack), again", run_curl(url, media, work)))
-        clean(storage)
-        verify = {"on": [True], "off": [False], "both": [True, False]}[args.verify_md5]
-        for method in args.methods.split(","):
-            for v in verify:
-                settings: dict[str, Any] = {"verify_md5": v}
-                label = method + ("" if len(verify) == 1 else f" (md5 {'on' if v else 'off'})")
-                rows.append((label, run_child(method, url, media, settings)))
+        for round_no in range(args.rounds):
+            for label, method, settings in plan:
+                r = (run_curl(url, media, work) if method is None
+                     else run_child(method, url, media, settings))
+                results[label].append(r)
                 clean(storage)
+                print(f"round {round_no + 1}/{args.rounds} {label:26} {r['seconds']:7.2f} s",
+                      flush=True)
     finally:
         server.stdin.close()
         server.wait(timeout=30)
         if args.dir is None:
             shutil.rmtree(work, ignore_errors=True)
 
-    # The faster of the two curl runs is the reference (the machine may be shared).
-    curl_rate = size / min(rows[0][1]["seconds"], rows[1][1]["seconds"])
-    print(f"\nfile: {size / (1 << 20):.0f} MiB, simulator on {url}")
-    print(f"{'upload':28} {'seconds':>8} {'MiB/s':>8} {'vs curl':>8} {'peak RSS MiB':>13}")
-    for label, r in rows:
-        rate = size / r["seconds"]
-        print(f"{label:28} {r['seconds']:8.2f} {rate / (1 << 20):8.0f} {rate / curl_rate:8.2f}"
-              f" {r['maxrss_kib'] / 1024:13.1f}")
+    curl_times = [r["seconds"] for r in results[plan[0][0]]]
+    print(f"\nfile: {size / (1 << 20):.0f} MiB, simulator on {url}, {args.rounds} round(s);"
+          " medians, vs curl = median (min-max) of the per-round ratios")
+    print(f"{'upload':26} {'seconds':>8} {'MiB/s':>7}  {'vs curl':<17} {'peak RSS MiB':>12}")
+    for label, _, _ in plan:
+        times = [r["seconds"] for r in results[label]]
+        ratios = [c / t for c, t in zip(curl_times, times, strict=True)]
+        seconds = statistics.median(times)
+        spread = f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+        rss = max(r["maxrss_kib"] for r in results[label]) / 1024
+        print(f"{label:26} {seconds:8.2f} {size / seconds / (1 << 20):7.0f}  {spread:<17}"
+              f" {rss:12.1f}")
     return 0
 
 
