@@ -201,3 +201,31 @@ def test_chunked_forbidden_for_capture_agent_user(runner: Runner, tmp_path: Path
                    **SMALL_CHUNKS)
     assert not err.value.retryable
     assert "ROLE_ADMIN" in err.value.reason
+
+
+def test_chunked_takes_the_completed_job_from_the_last_answer(runner: Runner, tmp_path: Path,
+                                                              monkeypatch: Any) -> None:
+    """The real core finishes the file inside the last chunk's request and answers
+    with the completed job: then the agent does not poll."""
+    from ocframe.opencast.http import ServiceHttp
+
+    sim = runner.sim
+    post = ServiceHttp.post_multipart
+
+    def finishing_core(self: ServiceHttp, path: str, *args: Any, **kwargs: Any) -> Any:
+        resp = post(self, path, *args, **kwargs)
+        if path.startswith("job/") and 'state="FINALIZING"' in resp.text:
+            job_id = path.split("/")[1]
+            assert sim.wait_for(lambda: sim.upload_job_states(job_id)[-1] == "COMPLETE",
+                                timeout=5)
+            resp = self.get(f"job/{job_id}.xml")
+        return resp
+
+    monkeypatch.setattr(ServiceHttp, "post_multipart", finishing_core)
+    ev = runner.event()
+    pkg = runner.package({"presenter/source": 64 * 1024 * 2 + 5})
+    runner.run("chunked", runner.job(ev, pkg), **SMALL_CHUNKS)
+    assert not [r for r in sim.requests if r.path.startswith("/upload/job/") and r.method == "GET"
+                and r.path.endswith(".json")]
+    ingest = sim.find_ingest(ev.uid)
+    assert ingest is not None and ingest.tracks[0].md5 == runner.md5(pkg.tracks[0].path)
