@@ -58,7 +58,8 @@ def safe_name(text: str, *, limit: int = 80) -> str:
     Anything outside ``[A-Za-z0-9._-]`` becomes ``_``; leading dots are
     removed so the result is never ``.``/``..`` or hidden; never empty.
     """
-    cleaned = _UNSAFE.sub("_", text).lstrip(".")[:limit].strip("_")
+    # Strip dots and underscores together: "../x" must not become ".._x".
+    cleaned = _UNSAFE.sub("_", text)[:limit].lstrip("._").rstrip("_")
     return cleaned or "unnamed"
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from ..config import CoreConfig
@@ -77,7 +78,9 @@ class OpencastClient:
         """False when the core does not know the recording (404: not a
         scheduled event, e.g. an unscheduled or deleted one)."""
         try:
-            self.service(CAPTURE_ADMIN).post_form(f"recordings/{recording_id}", {"state": state})
+            self.service(CAPTURE_ADMIN).post_form(
+                f"recordings/{quote(recording_id, safe='')}", {"state": state}
+            )
         except CoreError as exc:
             if exc.status == 404:
                 return False

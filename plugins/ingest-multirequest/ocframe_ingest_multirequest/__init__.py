@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import ClassVar
+from urllib.parse import quote
 
 from ocframe.errors import CoreError, IngestError
 from ocframe.ingest import IngestJob, IngestResult, IngestStrategy, StrategySettings
@@ -79,7 +80,7 @@ class MultiRequestIngest(IngestStrategy):
             data = json.loads(saved)
             return data["mediapackage"], set(data["done"])
         if job.link == "mediapackage_id":
-            mp = job.http.put(f"createMediaPackageWithID/{job.event.uid}").text
+            mp = job.http.put(f"createMediaPackageWithID/{quote(job.event.uid, safe='')}").text
         else:
             mp = job.http.get("createMediaPackage").text
         parse_answer(mp, "createMediaPackage")
