@@ -255,7 +255,7 @@ def load_config(path: Path | str) -> OcframeConfig:
                 secrets[f"__secrets_core_{k}"] = v
     refs: set[tuple[Any, ...]] = set()
     resolved = _resolve(raw, (), env, secrets, refs, path)
-    _check_literal_secret(resolved, raw, refs, ("core", "password"), path)
+    _check_literal_secret(raw, refs, ("core", "password"), path)
     try:
         config = OcframeConfig(**resolved)
     except ValidationError as exc:
@@ -320,7 +320,6 @@ def _resolve(
 
 
 def _check_literal_secret(
-    resolved: dict[str, Any],
     raw: dict[str, Any],
     refs: set[tuple[Any, ...]],
     where: tuple[Any, ...],
@@ -346,7 +345,7 @@ def check_driver_secrets(config: OcframeConfig, agent_index: int, input_index: i
     source = config.source or Path("<config>")
     for fname in secret_fields:
         where = ("agents", agent_index, "inputs", input_index, "settings", fname)
-        _check_literal_secret({}, raw, set(config._secret_refs), where, source)
+        _check_literal_secret(raw, set(config._secret_refs), where, source)
 
 
 def _dotted(where: tuple[Any, ...]) -> str:
