@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import requests
+import requests.adapters
 from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
 from .. import __version__
@@ -36,6 +37,11 @@ class CoreSession:
     def __init__(self, core: CoreConfig) -> None:
         self.core = core
         self.session = requests.Session()
+        # Every agent's reporter, calendar poller and uploads share this pool;
+        # urllib3's default of 10 would drop connections on a box with many rooms.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=64)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = f"ocframe/{__version__}"
         # Not max_redirects = 0: requests then raises TooManyRedirects even
         # with allow_redirects=False, hiding the login redirect from raise_for.

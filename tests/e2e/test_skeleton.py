@@ -126,3 +126,18 @@ def test_two_agents_in_one_process(opencast_simulator: OpencastSimulator, tmp_pa
         assert {r.agent for r in store.list()} == {"hall-a", "hall-b"}
     assert ia.tracks[0].flavor == "presenter/source"
     assert ib.tracks[0].flavor == "presentation/source"
+
+
+def test_many_rooms_in_one_process(opencast_simulator: OpencastSimulator, tmp_path: Path) -> None:
+    """One box serving many rooms: every agent records and ingests its own event."""
+    sim = opencast_simulator
+    names = [f"room-{i:02d}" for i in range(8)]
+    cfg = write_config(tmp_path, sim, agents=[
+        agent(n, [testsrc_input("cam", width=160, height=90, rate=5, audio=False)])
+        for n in names
+    ])
+    uids = {n: sim.add_event(agent=n, start=soon(2), end=soon(4)) for n in names}
+    with InProcessAgent(cfg):
+        for n, uid in uids.items():
+            assert sim.wait_for_ingest(uid, timeout=90) is not None, n
+    assert {sim.agent_state(n) for n in names} == {"shutting_down"}
