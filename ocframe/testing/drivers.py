@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,3 +39,25 @@ def capture_context(driver: Driver, directory: Path, *, seconds: float = 5.0, se
         scheduled_end=event.end,
         logger=logging.getLogger(f"test.{driver.spec.driver}"),
     )
+
+
+_MEDIA_TIME = re.compile(r"time=(\d+):(\d+):(\d+\.\d+)")
+
+
+def wait_media_time(handle: Any, seconds: float, deadline: float = 30.0) -> None:
+    """Wait until a command capture's ffmpeg reports ``seconds`` of media
+    written (its ``time=`` progress), instead of sleeping a guessed time."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        ended = handle.poll()
+        if ended is not None:
+            raise AssertionError(f"capture ended: {ended}")
+        for line in reversed(handle.process.tail(5)):
+            found = _MEDIA_TIME.findall(line)
+            if found:
+                h, m, s = found[-1]
+                if int(h) * 3600 + int(m) * 60 + float(s) >= seconds:
+                    return
+                break
+        time.sleep(0.2)
+    raise AssertionError("ffmpeg made no progress before the deadline")

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +8,8 @@ import pytest
 from ocframe_driver_blackmagic.hyperdeck import HyperDeckDriver
 from ocframe_driver_blackmagic.hyperdeck_emulator import HyperDeckEmulator
 
-from ocframe import CaptureContext, Event, InputSpec
+from ocframe import CaptureContext, InputSpec
+from ocframe.testing.drivers import capture_context
 
 
 @pytest.fixture
@@ -71,23 +70,7 @@ def make_ctx(tmp_path: Path) -> Callable[..., CaptureContext]:
     def make(
         driver: Any, *, minutes: float = 1, title: str = "Lecture", segment: int = 0
     ) -> CaptureContext:
-        now = datetime.now(UTC)
-        event = Event(
-            uid="event-1/../x",
-            start=now,
-            end=now + timedelta(minutes=minutes),
-            title=title,
-        )
-        directory = tmp_path / f"rec-{segment}"
-        directory.mkdir(exist_ok=True)
-        return CaptureContext(
-            recording_id="rec-1",
-            event=event,
-            input=driver.spec,
-            directory=directory,
-            segment=segment,
-            scheduled_end=event.end,
-            logger=logging.getLogger("test.capture"),
-        )
+        return capture_context(driver, tmp_path / f"rec-{segment}", seconds=minutes * 60,
+                               segment=segment, title=title, uid="event-1/../x")
 
     return make

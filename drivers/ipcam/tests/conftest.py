@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import logging
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +9,8 @@ import pytest
 from ocframe_driver_ipcam import IpCamDriver
 from ocframe_driver_ipcam.testing import RtspTestServer, unavailable_reason
 
-from ocframe import CaptureContext, Event, InputSpec
+from ocframe import CaptureContext, InputSpec
+from ocframe.testing.drivers import capture_context
 from ocframe.testing.media import probe
 
 USER, PASSWORD = "ocuser7", "pa:ss w/rd!"
@@ -35,19 +34,8 @@ def make_driver() -> Callable[..., IpCamDriver]:
 @pytest.fixture
 def make_ctx(tmp_path: Path) -> Callable[..., CaptureContext]:
     def make(driver: IpCamDriver, segment: int = 0, seconds: float = 10.0) -> CaptureContext:
-        now = datetime.now(UTC)
-        event = Event(uid="ev-1", start=now, end=now + timedelta(seconds=seconds))
-        directory = tmp_path / f"segment-{segment}"
-        directory.mkdir(parents=True, exist_ok=True)
-        return CaptureContext(
-            recording_id="rec-1",
-            event=event,
-            input=driver.spec,
-            directory=directory,
-            segment=segment,
-            scheduled_end=event.end,
-            logger=logging.getLogger("test.ipcam"),
-        )
+        return capture_context(driver, tmp_path / f"segment-{segment}", seconds=seconds,
+                               segment=segment, uid="ev-1")
 
     return make
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -11,25 +10,10 @@ import pytest
 from ocframe_driver_ipcam.testing import RtspTestServer, silent_camera
 
 from ocframe import CaptureError
+from ocframe.testing.drivers import wait_media_time
 
 USER, PASSWORD = "ocuser7", "pa:ss w/rd!"
-_TIME = re.compile(r"time=(\d+):(\d+):(\d+\.\d+)")
 
-
-def wait_media_time(handle: Any, seconds: float, deadline: float = 30.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        ended = handle.poll()
-        if ended is not None:
-            raise AssertionError(f"capture ended: {ended}")
-        for line in reversed(handle.process.tail(5)):
-            if found := _TIME.findall(line):
-                h, m, s = found[-1]
-                if int(h) * 3600 + int(m) * 60 + float(s) >= seconds:
-                    return
-                break
-        time.sleep(0.2)
-    raise AssertionError("no progress before the deadline")
 
 
 def wait_ended(handle: Any, deadline: float) -> str:

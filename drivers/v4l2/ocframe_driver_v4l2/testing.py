@@ -4,15 +4,12 @@ capture card), capture contexts, and waits on ffmpeg progress."""
 
 from __future__ import annotations
 
-import logging
-import re
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ocframe import CaptureContext, Driver, Event, InputSpec
+from ocframe import CaptureContext, Driver, InputSpec
+from ocframe.testing.drivers import capture_context, wait_media_time  # noqa: F401
 from ocframe.testing.media import probe
 
 from .driver import V4l2Driver
@@ -77,39 +74,11 @@ def make_driver(
 def make_ctx(
     driver: Driver, directory: Path, seconds: float = 5.0, segment: int = 0
 ) -> CaptureContext:
-    now = datetime.now(UTC)
-    event = Event(uid="ev-1", start=now, end=now + timedelta(seconds=seconds), title="t")
-    directory.mkdir(parents=True, exist_ok=True)
-    return CaptureContext(
-        recording_id="rec-1",
-        event=event,
-        input=driver.spec,
-        directory=directory,
-        segment=segment,
-        scheduled_end=event.end,
-        logger=logging.getLogger("test.v4l2"),
-    )
+    return capture_context(driver, directory, seconds=seconds, segment=segment, title="t",
+                           uid="ev-1")
 
 
-_TIME = re.compile(r"time=(\d+):(\d+):(\d+\.\d+)")
 
-
-def wait_media_time(handle: Any, seconds: float, deadline: float = 30.0) -> None:
-    """Poll ffmpeg's progress until it has written ``seconds`` of media."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        ended = handle.poll()
-        if ended is not None:
-            raise AssertionError(f"capture ended: {ended}")
-        for line in reversed(handle.process.tail(5)):
-            matches = _TIME.findall(line)
-            if matches:
-                h, m, s = matches[-1]
-                if int(h) * 3600 + int(m) * 60 + float(s) >= seconds:
-                    return
-                break
-        time.sleep(0.2)
-    raise AssertionError("ffmpeg made no progress before the deadline")
 
 
 def ffprobe(path: Path) -> dict[str, Any]:
