@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ocframe.ingest")
 
+#: Checkpoint key holding the method the notes belong to.
+METHOD_KEY = "ocframe.method"
+
 
 class IngestQueue:
     def __init__(self, service: Service, config: IngestQueueConfig) -> None:
@@ -114,6 +117,11 @@ class IngestQueue:
             strategy_cls = svc.plugins.strategy(method)
             settings = strategy_cls.Settings(**acfg.ingest.settings)
             strategy = strategy_cls(settings)
+            checkpoint = store.checkpoint(rec.id)
+            if checkpoint.get(METHOD_KEY) not in (None, method):
+                # Another method's notes would mislead this one: start clean.
+                checkpoint.clear()
+            checkpoint.set(METHOD_KEY, method)
             event = rec.event
             job = IngestJob(
                 recording_id=rec.id,
@@ -125,7 +133,7 @@ class IngestQueue:
                 legacy_catalogs=acfg.ingest.legacy_catalogs,
                 http=svc.client.ingest_service(),
                 service=lambda t: svc.client.service(t),
-                checkpoint=store.checkpoint(rec.id),
+                checkpoint=checkpoint,
                 progress=lambda sent, total: self._progress(rec.id, sent, total),
                 logger=logging.getLogger(f"ocframe.ingest.{rec.agent}"),
             )
