@@ -742,11 +742,17 @@ class IngestEndpoints:
                 job.current_chunk = number
                 job.state = "INPROGRESS"
                 job.states.append(job.state)
-                if number == job.chunks_total - 1:
+                last = number == job.chunks_total - 1
+                if last:
                     job.state = "FINALIZING"
                     job.states.append(job.state)
-                    threading.Thread(target=self._finalize_upload, args=(job, request.host_url),
-                                     daemon=True).start()
+                    if self.upload_finalize_delay > 0:
+                        threading.Thread(target=self._finalize_upload,
+                                         args=(job, request.host_url), daemon=True).start()
+            if last and self.upload_finalize_delay <= 0:
+                # As the real core does: the file is added within the last chunk's
+                # request, which answers with the completed job.
+                self._finalize_upload(job, request.host_url)
             self._notify()
             return self._upload_job_view(job.id, "xml")
         finally:

@@ -191,3 +191,20 @@ def test_wait_for_uses_notifications(sim: OpencastSimulator) -> None:
     assert not sim.wait_for(lambda: False, timeout=0.05)
     assert time.monotonic() - started < 1
     assert re.match(r"http://127\.0\.0\.1:\d+$", sim.url)
+
+
+def test_chunked_upload_finished_within_last_chunk(sim: OpencastSimulator) -> None:
+    """With no finalize delay the last chunk's answer is the completed job, as
+    from the real core."""
+    sim.upload_finalize_delay = 0
+    mp = requests.get(f"{sim.url}/ingest/createMediaPackage", auth=CA, timeout=5).text
+    r = requests.post(f"{sim.url}/upload/newjob", auth=ADMIN, timeout=5, data={
+        "filename": "a.mp4", "filesize": 10, "chunksize": 6, "flavor": "presenter/source",
+        "mediapackage": mp})
+    job = r.text.strip()
+    for number, chunk in enumerate((b"012345", b"6789")):
+        r = requests.post(f"{sim.url}/upload/job/{job}", auth=ADMIN, timeout=5, files=[
+            ("chunknumber", (None, str(number))), ("filedata", ("blob", chunk))])
+        assert r.status_code == 200
+    assert 'state="COMPLETE"' in r.text and hashlib.md5(b"0123456789").hexdigest() in r.text
+    assert sim.upload_job_states(job)[-2:] == ["FINALIZING", "COMPLETE"]
