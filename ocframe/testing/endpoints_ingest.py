@@ -93,6 +93,9 @@ class UploadJob:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Held by the one request whose chunk is being written to ``path``.
     writing: threading.Lock = field(default_factory=threading.Lock)
+    #: The last accepted chunk's writer, whose MD5 thread may still run; the
+    #: job's MD5 is its digest once it is done (see :meth:`digest`).
+    hashing: HashingWriter | None = None
     states: list[str] = field(default_factory=list)
 
     @property
@@ -105,6 +108,13 @@ class UploadJob:
         if chunk < self.chunks_total - 1:
             return self.chunksize
         return self.filesize - self.chunksize * (self.chunks_total - 1)
+
+    def digest(self) -> Any:
+        """The MD5 of the accepted chunks (waits for their hashing)."""
+        if self.hashing is not None:
+            self.hashing.close()
+            self.md5, self.hashing = self.hashing.digest, None
+        return self.md5
 
 
 class _ZipSource(Protocol):
@@ -167,9 +177,11 @@ class _ZipFileSource:
 class _ChunkSink:
     """Appends a chunk straight to its upload job's file while it arrives.
 
-    The chunk is hashed into a copy of the job's MD5, so a chunk that is
-    refused or broken off leaves the job as it was: the file is cut back to its
-    old length and the old digest stays. One request writes to a job at a time.
+    The chunk is hashed into a copy of the job's MD5 (continuing after the
+    previous chunk's hashing, which may still run, so an answer never waits for
+    a hash), so a chunk that is refused or broken off leaves the job as it was:
+    the file is cut back to its old length and the old digest stays. One
+    request writes to a job at a time.
     """
 
     def __init__(self, job: UploadJob, number: int) -> None:
@@ -183,26 +195,27 @@ class _ChunkSink:
                 if number != job.current_chunk + 1 or number >= job.chunks_total:
                     raise BodyError(f"expected chunk {job.current_chunk + 1}")
                 self.start = job.bytes_received
-                digest = job.md5.copy()
+                previous = job.hashing
+                digest = job.md5.copy() if previous is None else None
             handle = open(job.path, "r+b")  # noqa: SIM115 - closed in finish()/discard()
             handle.seek(self.start)
         except BaseException:
             job.writing.release()
             raise
         self.job, self.number = job, number
-        self.writer = HashingWriter(handle, digest)
+        self.writer = HashingWriter(handle, digest, after=previous)
         self.done = False
 
     def write(self, data: bytes) -> None:
         self.writer.write(data)
 
     def finish(self) -> None:
-        self.writer.close()
+        self.writer.close_file()
 
     def commit(self) -> None:
         """The chunk is accepted (caller holds ``job.lock``)."""
-        self.writer.close()
-        self.job.md5 = self.writer.digest
+        self.writer.close_file()
+        self.job.hashing = self.writer
         self.job.bytes_received = self.start + self.writer.size
         self.done = True
         self.job.writing.release()
@@ -765,7 +778,7 @@ class IngestEndpoints:
             with job.lock:
                 if job.mediapackage and job.flavor:
                     mp = parse_mediapackage(job.mediapackage)
-                    stored = StoredFile(job.path, job.bytes_received, job.md5.hexdigest(),
+                    stored = StoredFile(job.path, job.bytes_received, job.digest().hexdigest(),
                                         job.filename, guess_mimetype(job.filename))
                     # Keep a copy at the job path so the job can still be downloaded.
                     spool = self._spool_dir / uuid.uuid4().hex

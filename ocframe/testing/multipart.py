@@ -90,21 +90,30 @@ class HashingWriter:
 
     hashlib, zlib and file writes all release the GIL on large buffers, so
     hashing in parallel keeps an upload close to disk speed; the bounded queue
-    keeps memory constant.
+    keeps memory constant. With ``after``, hashing continues from that writer's
+    MD5 once its thread is done (chunks of one file), while this writer's
+    bytes are already written.
     """
 
     _DONE = b""
 
-    def __init__(self, handle: BinaryIO, digest: Any = None, *, crc: bool = False) -> None:
+    def __init__(self, handle: BinaryIO, digest: Any = None, *, crc: bool = False,
+                 after: HashingWriter | None = None) -> None:
         self.handle = handle
         self.size = 0
         self.digest = digest if digest is not None else hashlib.md5()
         self.crc: int | None = 0 if crc else None
+        self._after = after
+        self._lock = threading.Lock()
         self._queue: queue.Queue[bytes] = queue.Queue(maxsize=8)
         self._hasher = threading.Thread(target=self._hash, daemon=True)
         self._hasher.start()
 
     def _hash(self) -> None:
+        if self._after is not None:
+            self._after.close()
+            self.digest = self._after.digest.copy()
+            self._after = None
         digest, crc = self.digest, self.crc
         while True:
             data = self._queue.get()
@@ -121,13 +130,18 @@ class HashingWriter:
             self._queue.put(data)
             self.size += len(data)
 
-    def close(self) -> None:
-        """Close the file and wait for the hashes (idempotent)."""
+    def close_file(self) -> None:
+        """All bytes are written; hashing may still go on."""
         if not self.handle.closed:
             self.handle.close()
-        if self._hasher.is_alive():
-            self._queue.put(self._DONE)
-            self._hasher.join()
+
+    def close(self) -> None:
+        """Close the file and wait for the hashes (idempotent, thread-safe)."""
+        self.close_file()
+        with self._lock:
+            if self._hasher.is_alive():
+                self._queue.put(self._DONE)
+                self._hasher.join()
 
 
 class _FileSink(HashingWriter):
