@@ -26,6 +26,7 @@ from .model import (
     RecordingState,
     StateChange,
     Track,
+    file_md5,
     safe_name,
 )
 from .process import StopTimeouts
@@ -57,6 +58,7 @@ __all__ = [
     "StopTimeouts",
     "Track",
     "__version__",
+    "file_md5",
     "find_ffmpeg",
     "find_ffprobe",
     "hookimpl",

@@ -7,6 +7,7 @@ fields may be added in minor releases, never removed or renamed.
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 import re
 from collections.abc import Mapping
@@ -47,6 +48,15 @@ class RecordingState(enum.StrEnum):
     UPLOADING = "uploading"
     UPLOAD_FINISHED = "upload_finished"
     UPLOAD_ERROR = "upload_error"
+
+
+def file_md5(path: Path) -> str:
+    """Hex MD5 of a file, read in large blocks (hashlib releases the GIL)."""
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -155,6 +165,9 @@ class Track:
     tags: tuple[str, ...] = ()
     input: str = ""
     segment: int = 0
+    #: Hex MD5 of the file, computed once by the kernel when the upload package
+    #: is built; strategies verify the core's checksum against it.
+    md5: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -164,6 +177,7 @@ class Track:
             "tags": list(self.tags),
             "input": self.input,
             "segment": self.segment,
+            "md5": self.md5,
         }
 
     @classmethod
@@ -175,6 +189,7 @@ class Track:
             tags=tuple(data.get("tags", ())),
             input=data.get("input", ""),
             segment=int(data.get("segment", 0)),
+            md5=data.get("md5"),
         )
 
 

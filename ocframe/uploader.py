@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from .config import IngestQueueConfig
 from .errors import CoreError, IngestError, IngestVeto, PluginError
 from .ingest import IngestJob
-from .model import IngestPackage, RecordingState, Track
+from .model import IngestPackage, RecordingState, Track, file_md5
 from .segments import join_tracks
 from .store import UPLOAD_PENDING_STATES, Recording
 
@@ -183,6 +183,11 @@ class IngestQueue:
         )
         if not package.tracks:
             raise IngestVeto("nothing to upload: no tracks were produced")
+        # Hashed once here, outside every upload attempt: strategies verify the
+        # core's checksum against it, and a file changed on disk is noticed.
+        for element in (*package.tracks, *package.catalogs, *package.attachments):
+            if element.md5 is None:
+                element.md5 = file_md5(element.path)
         svc.store.set_package(rec.id, package)
         return package
 

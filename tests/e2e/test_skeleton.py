@@ -68,6 +68,9 @@ def test_full_cycle_states_calendar_and_media_package(
     assert len(recorded) == 1
     assert ingest.tracks[0].md5 == md5(recorded[0].path)
     assert ingest.tracks[0].size == recorded[0].path.stat().st_size
+    stored = store.get(uid)
+    assert stored is not None and stored.package is not None
+    assert stored.package.tracks[0].md5 == ingest.tracks[0].md5  # hashed once by the kernel
 
 
 def test_recording_is_playable_with_video_audio_and_scheduled_length(

@@ -154,6 +154,19 @@ def test_size_mismatch_is_retryable(runner: Runner, tmp_path: Path, monkeypatch)
     assert err.value.retryable and "MD5" in err.value.reason
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_kernel_md5_is_what_the_core_must_report(runner: Runner, tmp_path: Path,
+                                                 method: str) -> None:
+    """The kernel hashes each file once when it builds the package; a file that
+    changed on disk since then (or bytes damaged on the way) fails the check."""
+    ev = runner.event()
+    pkg = runner.package({"presenter/source": 50_000})
+    pkg.tracks[0].md5 = "0" * 32  # not what the file holds any more
+    with pytest.raises(IngestError) as err:
+        runner.run(method, runner.job(ev, pkg), **settings_for(method))
+    assert err.value.retryable and "MD5" in err.value.reason
+
+
 def test_zipped_503_is_retryable(runner: Runner, tmp_path: Path) -> None:
     ev = runner.event()
     pkg = runner.package({"presenter/source": 10_000})

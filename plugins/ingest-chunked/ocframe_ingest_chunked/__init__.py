@@ -94,7 +94,8 @@ class ChunkedIngest(MultiRequestIngest):
             job.logger.info("%s: resuming upload job %s at chunk %d of %d",
                             job.recording_id, job_id, next_chunk, total_chunks)
         # Hashing covers every chunk only when all are sent by this attempt.
-        tap = DigestTap() if self.settings.verify_md5 and next_chunk == 0 else None
+        tap = (DigestTap() if self.settings.verify_md5 and next_chunk == 0 and not track.md5
+               else None)
         answer = ""
         for number in range(next_chunk, total_chunks):
             offset = number * chunk_size
@@ -111,8 +112,8 @@ class ChunkedIngest(MultiRequestIngest):
         # The core finishes the file within the last chunk's request and answers
         # with the completed job; polling is for cores that finish it later.
         payload = _completed_mediapackage(answer) or self._wait_complete(up, job_id)
-        md5: str | None = None
-        if self.settings.verify_md5:
+        md5: str | None = track.md5
+        if md5 is None and self.settings.verify_md5:
             md5 = tap.hexdigest() if tap is not None and tap.size == size else file_md5(
                 track.path)
         return self.check_added(mp, payload, "track", track, md5, "/upload")

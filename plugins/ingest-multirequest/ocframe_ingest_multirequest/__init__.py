@@ -26,6 +26,7 @@ from ocframe.opencast.http import FilePart, TextPart
 from .support import (
     UploadSettings,
     element_lists,
+    expected_md5,
     new_element,
     parse_answer,
     tap_for,
@@ -97,7 +98,7 @@ class MultiRequestIngest(IngestStrategy):
                        progress: Callable[[int, int], None]) -> str:
         """Add one element with one streamed request; returns the new media package."""
         endpoint = ENDPOINTS[kind]
-        tap = tap_for(self.settings)
+        tap = tap_for(self.settings, track)
         parts: list[TextPart | FilePart] = [TextPart("flavor", track.flavor)]
         if track.tags:
             parts.append(TextPart("tags", ",".join(track.tags)))
@@ -105,7 +106,7 @@ class MultiRequestIngest(IngestStrategy):
         parts.append(FilePart("BODY", track.path, track.path.name, track.mimetype, tap=tap))
         resp = job.http.post_multipart(endpoint, parts, progress=progress,
                                        rate_limit=self.settings.rate())
-        return self.check_added(mp, resp.text, kind, track, tap.hexdigest() if tap else None,
+        return self.check_added(mp, resp.text, kind, track, expected_md5(track, tap),
                                 endpoint)
 
     @staticmethod

@@ -7,19 +7,17 @@ for these helpers, because multirequest is the default and always installed.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from pydantic import Field
 
 from ocframe.errors import IngestError
 from ocframe.ingest import IngestJob, StrategySettings
-from ocframe.model import Event, Track
+from ocframe.model import Event, Track, file_md5  # noqa: F401 - re-exported for strategies
 from ocframe.opencast.multipart import DigestTap
 
 
@@ -121,20 +119,21 @@ def verify_tracks(answer_xml: str, sent: list[tuple[Track, str, DigestTap | None
         if match is None:
             raise IngestError(f"{what}: the core's media package lacks {kind} {track.flavor}")
         pool.remove(match)
-        verify_element(match, track.path.stat().st_size, tap.hexdigest() if tap else None,
+        verify_element(match, track.path.stat().st_size, expected_md5(track, tap),
                        f"{what} ({track.path.name})")
 
 
-def tap_for(settings: UploadSettings) -> DigestTap | None:
-    return DigestTap() if settings.verify_md5 else None
+def tap_for(settings: UploadSettings, track: Track | None = None) -> DigestTap | None:
+    """Hash while sending only when the kernel has not hashed the file already."""
+    if not settings.verify_md5 or (track is not None and track.md5):
+        return None
+    return DigestTap()
 
 
-def file_md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def expected_md5(track: Track, tap: DigestTap | None) -> str | None:
+    """The MD5 to verify the core's answer against: the kernel's, else the one
+    hashed while sending."""
+    return track.md5 or (tap.hexdigest() if tap else None)
 
 
 def iso(moment: datetime) -> str:

@@ -66,7 +66,7 @@ class SingleRequestIngest(IngestStrategy):
         parts.extend(TextPart(k, v) for k, v in workflow_fields(job, with_definition=False))
         sent: list[tuple[Track, str, DigestTap | None]] = []
         for track in job.package.tracks:
-            tap = tap_for(self.settings)
+            tap = tap_for(self.settings, track)
             parts.extend(TextPart("tag", t) for t in track.tags)
             parts.append(TextPart("flavor", track.flavor))
             parts.append(FilePart("BODY", track.path, track.path.name, track.mimetype, tap=tap))

@@ -68,7 +68,7 @@ class ZippedIngest(IngestStrategy):
         entries = [Entry("manifest.xml", manifest, zlib.crc32(manifest))]
         sent: list[tuple[Track, str, DigestTap | None]] = []
         for (kind, _, track), name in zip(files, names, strict=True):
-            tap = tap_for(self.settings)
+            tap = tap_for(self.settings, track)
             entries.append(Entry(name, FilePart("zip", track.path, tap=tap), self.crc(job, track)))
             sent.append((track, kind, tap))
         archive = build(entries, job.event.start, force_zip64=self.settings.force_zip64)
