@@ -117,16 +117,10 @@ class AdminEndpoints:
     #: (a broken calendar, a core that writes something unusual).
     calendar_transform: Callable[[bytes], bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        raise NotImplementedError
-
-    @property
-    def ingest_url(self) -> str:
-        raise NotImplementedError
-
-    def _notify(self) -> None:
-        raise NotImplementedError
+    # Provided by OpencastSimulator; declared here for the type checker.
+    url: str
+    ingest_url: str
+    _notify: Callable[[], None]
 
     def admin_rules(self) -> list[Rule]:
         return [

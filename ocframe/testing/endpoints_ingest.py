@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -246,8 +246,8 @@ class IngestEndpoints:
     upload_finalize_delay: float
     default_workflow: str
 
-    def _notify(self) -> None:
-        raise NotImplementedError
+    # Provided by OpencastSimulator; declared here for the type checker.
+    _notify: Callable[[], None]
 
     def ingest_rules(self) -> list[Rule]:
         return [
