@@ -128,14 +128,14 @@ def cmd_check(args: argparse.Namespace) -> int:
                              f"{r.name}: {r.detail}" if r.detail else r.name))
                 ok = ok and r.ok
     if rows:
-        widths = [max(len(r[i]) for r in [*rows, ("agent", "input", "driver", "", "")])
+        widths = [max(len(row[i]) for row in [*rows, ("agent", "input", "driver", "", "")])
                   for i in range(4)]
         print()
         print(f"{'agent':<{widths[0]}}  {'input':<{widths[1]}}  {'driver':<{widths[2]}}  "
               f"{'':<{widths[3]}}  check")
-        for r in rows:
-            print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
-                  f"{r[3]:<{widths[3]}}  {r[4]}")
+        for row in rows:
+            print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  "
+                  f"{row[3]:<{widths[3]}}  {row[4]}")
     print()
     print("all checks passed" if ok else "some checks FAILED")
     return 0 if ok else 1
@@ -188,7 +188,7 @@ def cmd_recordings(args: argparse.Namespace) -> int:
     config: OcframeConfig = load_config(_config_path(args))
     store = RecordingStore(config.storage.directory / "recordings.db")
     if args.action == "list":
-        recs = store.list()
+        recs = store.recordings()
         for r in recs:
             print(f"{r.id:<40} {r.agent:<14} {r.state:<17} {r.event.start:%Y-%m-%d %H:%M} "
                   f"{r.event.title[:40]}")

@@ -122,6 +122,7 @@ def _verify(n: _Narrator, ingest: Any, seconds: float, ffmpeg: str) -> bool:
         return False
     track = ingest.tracks[0]
     info = _ffprobe(Path(track.path))
+    duration: float | None
     if info is not None:
         kinds = {s.get("codec_type") for s in info.get("streams", [])}
         duration = float(info.get("format", {}).get("duration", 0))

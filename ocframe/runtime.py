@@ -339,7 +339,7 @@ class AgentRuntime:
         """Recordings the last process left capturing: continue those whose
         event still runs (next segment), close the others for upload."""
         now = datetime.now(UTC)
-        for rec in self.service.store.list(agent=self.name, states=CAPTURING_STATES):
+        for rec in self.service.store.recordings(agent=self.name, states=CAPTURING_STATES):
             segs = self.service.store.segments(rec.id)
             for seg in segs:
                 if seg.ended is None:

@@ -202,7 +202,8 @@ class RecordingStore:
         ).fetchone()
         return _recording(row) if row else None
 
-    def list(self, *, agent: str | None = None, states: set[str] | None = None) -> list[Recording]:
+    def recordings(self, *, agent: str | None = None,
+                   states: set[str] | None = None) -> list[Recording]:
         rows = self._db().execute("SELECT * FROM recordings ORDER BY created").fetchall()
         recs = [_recording(r) for r in rows]
         return [

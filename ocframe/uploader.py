@@ -69,7 +69,7 @@ class IngestQueue:
 
     def _next(self) -> Recording | None:
         now = time.time()
-        for rec in self.service.store.list(states=UPLOAD_PENDING_STATES):
+        for rec in self.service.store.recordings(states=UPLOAD_PENDING_STATES):
             if rec.id in self._busy or rec.agent not in self.service.agents:
                 continue
             if rec.next_attempt is None or rec.next_attempt <= now:

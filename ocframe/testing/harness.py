@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tomllib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -145,7 +146,8 @@ def write_config(
 class InProcessAgent:
     """A :class:`ocframe.runtime.Service` started in this process."""
 
-    def __init__(self, config_path: Path, *, reload: bool = False, plugins: list[Any] = ()) -> None:
+    def __init__(self, config_path: Path, *, reload: bool = False,
+                 plugins: Sequence[Any] = ()) -> None:
         from ..config import load_config
         from ..runtime import Service, load_plugins
 

@@ -126,7 +126,7 @@ def test_two_agents_in_one_process(opencast_simulator: OpencastSimulator, tmp_pa
         ib = sim.wait_for_ingest(b, timeout=60)
         assert ia is not None and ib is not None
         store: RecordingStore = running.service.store
-        assert {r.agent for r in store.list()} == {"hall-a", "hall-b"}
+        assert {r.agent for r in store.recordings()} == {"hall-a", "hall-b"}
     assert ia.tracks[0].flavor == "presenter/source"
     assert ib.tracks[0].flavor == "presentation/source"
 
