@@ -120,13 +120,14 @@ def cmd_check(args: argparse.Namespace) -> int:
                              cls.Settings(**inp.settings), tools)
             try:
                 results = cls(spec).check()
-            except Exception as exc:
+            except Exception as exc:  # a check must report, not crash
                 results = []
+                ok = False
                 rows.append((agent.name, inp.name, inp.driver, "FAIL", f"check crashed: {exc!r}"))
-            for r in results:
-                rows.append((agent.name, inp.name, inp.driver, "ok" if r.ok else "FAIL",
-                             f"{r.name}: {r.detail}" if r.detail else r.name))
-                ok = ok and r.ok
+            for result in results:
+                rows.append((agent.name, inp.name, inp.driver, "ok" if result.ok else "FAIL",
+                             f"{result.name}: {result.detail}" if result.detail else result.name))
+                ok = ok and result.ok
     if rows:
         widths = [max(len(row[i]) for row in [*rows, ("agent", "input", "driver", "", "")])
                   for i in range(4)]

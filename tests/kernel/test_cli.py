@@ -1,0 +1,71 @@
+"""The operator commands: check, config, plugins."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ocframe.testing import OpencastSimulator
+from ocframe.testing.harness import agent, write_config
+
+CRASHING_DRIVER = '''
+from ocframe import hookimpl
+from ocframe_driver_testsrc import TestPatternDriver
+
+
+class CrashingCheck(TestPatternDriver):
+    def check(self):
+        raise RuntimeError("probe exploded")
+
+
+@hookimpl
+def ocframe_driver_types():
+    return {"crashing-check": CrashingCheck}
+'''
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run([sys.executable, "-m", "ocframe.cli", *args], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=cwd)
+
+
+def test_check_fails_when_an_input_check_crashes(opencast_simulator: OpencastSimulator,
+                                                 tmp_path: Path) -> None:
+    (tmp_path / "crashing_plugin.py").write_text(CRASHING_DRIVER)
+    cfg = write_config(tmp_path, opencast_simulator,
+                       extra={"plugins": {"modules": ["crashing_plugin"]}},
+                       agents=[agent("room-c", [{"name": "cam", "driver": "crashing-check"}])])
+    out = run("check", "-c", str(cfg), cwd=tmp_path)
+    assert out.returncode == 1, out.stdout
+    assert "check crashed" in out.stdout and "probe exploded" in out.stdout
+    assert "some checks FAILED" in out.stdout
+
+
+def test_check_passes_against_a_reachable_core(opencast_simulator: OpencastSimulator,
+                                               tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, opencast_simulator, agents=[agent("room-ok")])
+    out = run("check", "-c", str(cfg), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout
+    assert "room-ok" in out.stdout and "all checks passed" in out.stdout
+
+
+def test_config_masks_secrets(opencast_simulator: OpencastSimulator, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, opencast_simulator, password="s3cr3t-Pw",
+                       agents=[agent("room-m")])
+    out = run("config", "-c", str(cfg), cwd=tmp_path)
+    assert out.returncode == 0
+    assert "s3cr3t-Pw" not in out.stdout and '"password": "***"' in out.stdout
+
+
+def test_plugins_lists_problems_of_configured_modules(opencast_simulator: OpencastSimulator,
+                                                      tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, opencast_simulator,
+                       extra={"plugins": {"modules": ["no_such_plugin_module"]}},
+                       agents=[agent("room-p")])
+    out = run("plugins", "-c", str(cfg), cwd=tmp_path)
+    assert out.returncode == 0
+    assert "testsrc" in out.stdout and "multirequest" in out.stdout
+    assert "no_such_plugin_module" in out.stdout and "cannot be imported" in out.stdout
