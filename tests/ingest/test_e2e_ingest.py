@@ -104,7 +104,8 @@ def test_core_down_then_back(opencast_simulator: OpencastSimulator, tmp_path: Pa
     sim = opencast_simulator
     uid = sim.add_event(agent="room-1", start=soon(1), end=soon(4))
     with InProcessAgent(config(sim, tmp_path, method)) as running:
-        assert sim.wait_for_recording_state(uid, "capture_finished", timeout=60)
+        # Down while still capturing: the upload cannot slip through first.
+        assert sim.wait_for_recording_state(uid, "capturing", timeout=60)
         sim.go_down()
         store = running.service.store
         deadline = time.monotonic() + 30
