@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pydantic import Field
 
 from ocframe.errors import IngestError
-from ocframe.ingest import IngestJob, StrategySettings
+from ocframe.ingest import Checkpoint, IngestJob, IngestResult, StrategySettings
 from ocframe.model import Event, Track, file_md5  # noqa: F401 - re-exported for strategies
 from ocframe.opencast.multipart import DigestTap
 
@@ -181,3 +181,21 @@ def workflow_fields(job: IngestJob, *, with_definition: bool = True) -> list[tup
         fields.append(("workflowInstanceId", job.recording_id))
     fields.extend(sorted(job.workflow_properties.items()))
     return fields
+
+
+def finish_one_request(cp: Checkpoint, prefix: str, answer_xml: str,
+                       sent: list[tuple[Track, str, DigestTap | None]], what: str,
+                       fallback_id: str) -> IngestResult:
+    """After a one-request ingest (single, zipped): verify what the core stored,
+    remember the workflow it started, and say so. A damaged upload clears the
+    "sent" note, so the next attempt sends again."""
+    try:
+        verify_tracks(answer_xml, sent, what)
+    except IngestError:
+        cp.set(prefix + "sent", "")
+        raise
+    mp_id, _ = parse_answer(answer_xml, what)
+    wid = workflow_id(answer_xml)
+    cp.set(prefix + "mediapackage", mp_id or "")
+    cp.set(prefix + "workflow", wid or "")
+    return IngestResult(mediapackage_id=mp_id or fallback_id, workflow_id=wid)

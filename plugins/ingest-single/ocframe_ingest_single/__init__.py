@@ -15,11 +15,9 @@ from typing import ClassVar
 from ocframe_ingest_multirequest.support import (
     UploadSettings,
     dublin_core_fields,
-    parse_answer,
+    finish_one_request,
     tap_for,
-    verify_tracks,
     workflow_fields,
-    workflow_id,
 )
 
 from ocframe.errors import CoreError, IngestError
@@ -92,14 +90,5 @@ class SingleRequestIngest(IngestStrategy):
             if exc.status is not None:
                 cp.set(P + "sent", "")
             raise
-        try:
-            verify_tracks(resp.text, sent, "addMediaPackage")
-        except IngestError:
-            # Damaged on the way: send again once the core lets us (409 until then).
-            cp.set(P + "sent", "")
-            raise
-        mp_id, _ = parse_answer(resp.text, "addMediaPackage")
-        wid = workflow_id(resp.text)
-        cp.set(P + "mediapackage", mp_id)
-        cp.set(P + "workflow", wid or "")
-        return IngestResult(mediapackage_id=mp_id or job.event.uid, workflow_id=wid)
+        # Damaged on the way: sent again once the core lets us (409 until then).
+        return finish_one_request(cp, P, resp.text, sent, "addMediaPackage", job.event.uid)

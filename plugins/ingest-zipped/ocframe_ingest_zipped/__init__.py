@@ -21,12 +21,10 @@ from typing import ClassVar
 from ocframe_ingest_multirequest.support import (
     UploadSettings,
     element_lists,
+    finish_one_request,
     iso,
-    parse_answer,
     tap_for,
-    verify_tracks,
     workflow_fields,
-    workflow_id,
 )
 
 from ocframe.errors import CoreError, IngestError
@@ -91,16 +89,7 @@ class ZippedIngest(IngestStrategy):
                 raise IngestError("addZippedMediaPackage: the core's ingest limit is reached"
                                   " (503); retrying later") from None
             raise
-        try:
-            verify_tracks(resp.text, sent, "addZippedMediaPackage")
-        except IngestError:
-            cp.set(P + "sent", "")
-            raise
-        answered_id, _ = parse_answer(resp.text, "addZippedMediaPackage")
-        wid = workflow_id(resp.text)
-        cp.set(P + "mediapackage", answered_id)
-        cp.set(P + "workflow", wid or "")
-        return IngestResult(mediapackage_id=answered_id or mp_id, workflow_id=wid)
+        return finish_one_request(cp, P, resp.text, sent, "addZippedMediaPackage", mp_id)
 
     @staticmethod
     def crc(job: IngestJob, track: Track) -> int:
