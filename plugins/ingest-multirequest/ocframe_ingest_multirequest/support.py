@@ -199,3 +199,13 @@ def finish_one_request(cp: Checkpoint, prefix: str, answer_xml: str,
     cp.set(prefix + "mediapackage", mp_id or "")
     cp.set(prefix + "workflow", wid or "")
     return IngestResult(mediapackage_id=mp_id or fallback_id, workflow_id=wid)
+
+
+def earlier_result(cp: Checkpoint, prefix: str, fallback_id: str) -> IngestResult | None:
+    """The result of an earlier attempt that already started the workflow (the
+    other half of :func:`finish_one_request`), so a retry never ingests twice."""
+    done = cp.get(prefix + "workflow")
+    if done is None:
+        return None
+    return IngestResult(cp.get(prefix + "mediapackage") or fallback_id, done or None,
+                        "workflow started by an earlier attempt")

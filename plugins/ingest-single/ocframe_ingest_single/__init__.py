@@ -15,6 +15,7 @@ from typing import ClassVar
 from ocframe_ingest_multirequest.support import (
     UploadSettings,
     dublin_core_fields,
+    earlier_result,
     finish_one_request,
     tap_for,
     workflow_fields,
@@ -41,10 +42,8 @@ class SingleRequestIngest(IngestStrategy):
 
     def ingest(self, job: IngestJob) -> IngestResult:
         cp = job.checkpoint
-        done = cp.get(P + "workflow")
-        if done is not None:
-            return IngestResult(cp.get(P + "mediapackage") or job.event.uid, done or None,
-                                "workflow started by an earlier attempt")
+        if (earlier := earlier_result(cp, P, job.event.uid)) is not None:
+            return earlier
         identifier = job.event.uid if job.link == "mediapackage_id" else None
         parts: list[Part] = [TextPart(k, v)
                              for k, v in dublin_core_fields(job.event, identifier=identifier)]

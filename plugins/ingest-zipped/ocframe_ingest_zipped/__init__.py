@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from ocframe_ingest_multirequest.support import (
     UploadSettings,
+    earlier_result,
     element_lists,
     finish_one_request,
     iso,
@@ -50,10 +51,8 @@ class ZippedIngest(IngestStrategy):
 
     def ingest(self, job: IngestJob) -> IngestResult:
         cp = job.checkpoint
-        done = cp.get(P + "workflow")
-        if done is not None:
-            return IngestResult(cp.get(P + "mediapackage") or job.event.uid, done or None,
-                                "workflow started by an earlier attempt")
+        if (earlier := earlier_result(cp, P, job.event.uid)) is not None:
+            return earlier
         mp_id = job.event.uid if job.link == "mediapackage_id" else cp.get(P + "mpid")
         if mp_id is None:
             # Legacy link: a fixed random id, so a retry sends the same package.
