@@ -120,6 +120,37 @@ class Event:
     def duration_seconds(self) -> float:
         return (self.end - self.start).total_seconds()
 
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (attachments as Latin-1 text, lossless for bytes)."""
+        return {
+            "uid": self.uid,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "title": self.title,
+            "location": self.location,
+            "series_id": self.series_id,
+            "description": self.description,
+            "last_modified": self.last_modified.isoformat() if self.last_modified else None,
+            "properties": dict(self.properties),
+            "attachments": {k: v.decode("latin-1") for k, v in self.attachments.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Event:
+        last_modified = data.get("last_modified")
+        return cls(
+            uid=data["uid"],
+            start=datetime.fromisoformat(data["start"]),
+            end=datetime.fromisoformat(data["end"]),
+            title=data.get("title", ""),
+            location=data.get("location", ""),
+            series_id=data.get("series_id"),
+            description=data.get("description"),
+            last_modified=datetime.fromisoformat(last_modified) if last_modified else None,
+            properties=data.get("properties", {}),
+            attachments={k: v.encode("latin-1") for k, v in data.get("attachments", {}).items()},
+        )
+
 
 @dataclass(frozen=True)
 class InputSpec:

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from .model import Event
-from .store import event_from_json, event_to_json
 
 log = logging.getLogger("ocframe.schedule")
 
@@ -65,14 +64,14 @@ class ScheduleCache:
                 log.error("%s: cached calendar unreadable (%s); starting without it",
                           agent, exc.reason)
                 return [], None
-        return [event_from_json(e) for e in json.loads(events_json)], etag
+        return [Event.from_json(_decode(e)) for e in json.loads(events_json)], etag
 
     def save(self, agent: str, events: list[Event], etag: str | None,
              body: bytes | None = None) -> None:
         """Remember an agent's schedule. With ``body`` (the calendar as the
         core sent it, from which ``events`` were parsed) the body is kept
         instead of the events."""
-        payload = "[]" if body is not None else json.dumps([event_to_json(e) for e in events])
+        payload = "[]" if body is not None else json.dumps([e.to_json() for e in events])
         with self._lock, self._connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO schedule (agent, etag, fetched, events_json, calendar)"
@@ -87,3 +86,8 @@ class ScheduleCache:
                 "SELECT etag, fetched FROM schedule WHERE agent = ?", (agent,)
             ).fetchone()
         return (row[0], row[1]) if row else None
+
+
+def _decode(item: str | dict[str, object]) -> dict[str, object]:
+    # Caches written before events serialised themselves hold JSON strings.
+    return json.loads(item) if isinstance(item, str) else item

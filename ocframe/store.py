@@ -5,6 +5,8 @@ Every state change, produced file and upload step is committed *before* it
 is acted on or reported, so recovery after a crash is "read the store and
 continue". Nothing here deletes media: that is :meth:`RecordingStore.delete`,
 called only after ``upload_finished`` (if configured) or by an operator.
+
+The schema and its migrations are in :mod:`ocframe.store_schema`.
 """
 
 from __future__ import annotations
@@ -17,61 +19,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .model import Event, IngestPackage, RecordingState, Track
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS recordings (
-    id TEXT PRIMARY KEY,
-    agent TEXT NOT NULL,
-    event_json TEXT NOT NULL,
-    directory TEXT NOT NULL,
-    state TEXT NOT NULL,
-    inputs_json TEXT NOT NULL DEFAULT '[]',
-    package_json TEXT,
-    error TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt REAL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS state_history (
-    recording_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    state TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS state_history_rec ON state_history(recording_id);
-CREATE TABLE IF NOT EXISTS segments (
-    recording_id TEXT NOT NULL,
-    input TEXT NOT NULL,
-    segment INTEGER NOT NULL,
-    directory TEXT NOT NULL,
-    started REAL NOT NULL,
-    ended REAL,
-    error TEXT,
-    tracks_json TEXT,
-    PRIMARY KEY (recording_id, input, segment)
-);
-CREATE TABLE IF NOT EXISTS ingest_attempts (
-    recording_id TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    method TEXT NOT NULL,
-    started REAL NOT NULL,
-    finished REAL,
-    outcome TEXT,
-    detail TEXT
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    recording_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (recording_id, key)
-);
-"""
+from .store_schema import migrate
 
 #: States in which a recording still needs work from us.
 CAPTURING_STATES = {RecordingState.CAPTURING.value}
@@ -79,41 +31,6 @@ UPLOAD_PENDING_STATES = {
     RecordingState.CAPTURE_FINISHED.value,
     RecordingState.UPLOADING.value,
 }
-
-
-def event_to_json(event: Event) -> str:
-    return json.dumps(
-        {
-            "uid": event.uid,
-            "start": event.start.isoformat(),
-            "end": event.end.isoformat(),
-            "title": event.title,
-            "location": event.location,
-            "series_id": event.series_id,
-            "description": event.description,
-            "last_modified": event.last_modified.isoformat() if event.last_modified else None,
-            "properties": dict(event.properties),
-            "attachments": {k: v.decode("latin-1") for k, v in event.attachments.items()},
-        }
-    )
-
-
-def event_from_json(text: str) -> Event:
-    d = json.loads(text)
-    return Event(
-        uid=d["uid"],
-        start=datetime.fromisoformat(d["start"]),
-        end=datetime.fromisoformat(d["end"]),
-        title=d.get("title", ""),
-        location=d.get("location", ""),
-        series_id=d.get("series_id"),
-        description=d.get("description"),
-        last_modified=(
-            datetime.fromisoformat(d["last_modified"]) if d.get("last_modified") else None
-        ),
-        properties=d.get("properties", {}),
-        attachments={k: v.encode("latin-1") for k, v in d.get("attachments", {}).items()},
-    )
 
 
 @dataclass(frozen=True)
@@ -153,7 +70,7 @@ class RecordingStore:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         with self._write_lock:
-            self._db().executescript(SCHEMA)
+            migrate(self._db(), self.path)
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -185,7 +102,7 @@ class RecordingStore:
             db.execute(
                 "INSERT INTO recordings (id, agent, event_json, directory, state, inputs_json,"
                 " created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (event.uid, agent, event_to_json(event), str(directory),
+                (event.uid, agent, json.dumps(event.to_json()), str(directory),
                  RecordingState.CAPTURING.value, json.dumps(inputs), now, now),
             )
             db.execute(
@@ -202,14 +119,26 @@ class RecordingStore:
         ).fetchone()
         return _recording(row) if row else None
 
-    def recordings(self, *, agent: str | None = None,
-                   states: set[str] | None = None) -> list[Recording]:
-        rows = self._db().execute("SELECT * FROM recordings ORDER BY created").fetchall()
-        recs = [_recording(r) for r in rows]
-        return [
-            r for r in recs
-            if (agent is None or r.agent == agent) and (states is None or r.state in states)
-        ]
+    def recordings(self, *, agent: str | None = None, states: set[str] | None = None,
+                   due: float | None = None) -> list[Recording]:
+        """Recordings, oldest first; only the agent's, only those in
+        ``states``, only those whose next upload attempt is due at ``due``."""
+        where: list[str] = []
+        args: list[Any] = []
+        if agent is not None:
+            where.append("agent = ?")
+            args.append(agent)
+        if states is not None:
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            args.extend(sorted(states))
+        if due is not None:
+            where.append("(next_attempt IS NULL OR next_attempt <= ?)")
+            args.append(due)
+        sql = "SELECT * FROM recordings"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._db().execute(sql + " ORDER BY created", args).fetchall()
+        return [_recording(r) for r in rows]
 
     def set_state(self, recording_id: str, state: str, detail: str = "",
                   error: str | None = None) -> None:
@@ -227,7 +156,7 @@ class RecordingStore:
         with self._tx() as db:
             db.execute(
                 "UPDATE recordings SET event_json = ?, updated = ? WHERE id = ?",
-                (event_to_json(event), time.time(), recording_id),
+                (json.dumps(event.to_json()), time.time(), recording_id),
             )
 
     def history(self, recording_id: str) -> list[tuple[float, str, str]]:
@@ -379,7 +308,7 @@ def _recording(row: sqlite3.Row) -> Recording:
     return Recording(
         id=row["id"],
         agent=row["agent"],
-        event=event_from_json(row["event_json"]),
+        event=Event.from_json(json.loads(row["event_json"])),
         directory=Path(row["directory"]),
         state=row["state"],
         inputs=json.loads(row["inputs_json"]),
@@ -392,6 +321,3 @@ def _recording(row: sqlite3.Row) -> Recording:
         updated=row["updated"],
     )
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

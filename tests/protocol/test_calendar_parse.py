@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ocframe.model import Event
 from ocframe.opencast.calendar import CalendarError, CalendarParser, parse_calendar
 from ocframe.schedule import ScheduleCache
-from ocframe.store import event_from_json, event_to_json
 from ocframe.testing.calendar_render import render_calendar
 from ocframe.testing.records import ScheduledEvent
 
@@ -140,7 +140,7 @@ def test_failed_parse_keeps_the_parsers_memory() -> None:
 
 def test_lazy_attachments_survive_json_and_compare() -> None:
     (e,) = parse_calendar(render([ev(1)]), now=NOW)
-    copy = event_from_json(event_to_json(e))
+    copy = Event.from_json(e.to_json())
     assert dict(copy.attachments) == dict(e.attachments)
     assert copy.attachments == e.attachments and e.attachments == copy.attachments
     assert base64.b64encode(e.attachments["series.xml"])
