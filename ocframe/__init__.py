@@ -30,8 +30,7 @@ from .model import (
     safe_name,
 )
 from .process import StopTimeouts
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "AgentState",

@@ -15,28 +15,26 @@ Errors name the line of the calendar (1-based) where they were found.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from icalendar.parser import Contentline
-from icalendar.prop import vDDDTypes
-
-try:
-    from icalendar.parser import unescape_backslash
-except ImportError:  # icalendar < 7: the same RFC 5545 TEXT unescaping
-
-    def unescape_backslash(val: str) -> str:
-        return re.sub(r"\\([\\,;:nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1),
-                      val)
 
 from ..errors import CoreError
 from ..model import Event
+from .ical import (
+    b64,
+    content_params,
+    date_time,
+    logical_lines,
+    name_of,
+    unescape_backslash,
+    value_colon,
+)
 
 log = logging.getLogger("ocframe.calendar")
 
@@ -49,7 +47,6 @@ _END = b"END:VEVENT"
 _DATE_PROPS = frozenset({"DTSTART", "DTEND", "LAST-MODIFIED"})
 _TEXT_PROPS = frozenset({"UID", "SUMMARY", "LOCATION", "DESCRIPTION", "RELATED-TO"})
 _WANTED = _DATE_PROPS | _TEXT_PROPS
-_UTC_FORM = re.compile(r"\d{8}T\d{6}Z")
 
 
 class CalendarError(CoreError):
@@ -83,7 +80,7 @@ class LazyAttachments(Mapping[str, bytes]):
         self._encoded = dict(encoded)
 
     def __getitem__(self, name: str) -> bytes:
-        return _b64(self._encoded[name])
+        return b64(self._encoded[name])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._encoded)
@@ -108,103 +105,11 @@ class LazyAttachments(Mapping[str, bytes]):
         return f"LazyAttachments({{{sizes}}})"
 
 
-def _b64(data: bytes) -> bytes:
-    try:
-        return base64.b64decode(data, validate=False)
-    except (binascii.Error, ValueError):
-        return b""
-
-
-def _utc(value: object) -> datetime:
-    dt = getattr(value, "dt", value)
-    if not isinstance(dt, datetime):
-        raise ValueError(f"not a date-time: {dt!r}")
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-# Parameter sections of ATTACH lines repeat in every event; parse each once.
-_param_cache: dict[str, dict[str, str]] = {}
-
-
-def _params(head: str) -> dict[str, str]:
-    cached = _param_cache.get(head)
-    if cached is None:
-        _name, params, _value = Contentline(head + ":").parts()
-        cached = {str(k).upper(): str(v) for k, v in params.items()}
-        if len(_param_cache) < 256:
-            _param_cache[head] = cached
-    return cached
-
-
-def _value_colon(line: bytes) -> int:
-    """Index of the colon between name/parameters and value (quotes respected)."""
-    colon = line.find(b":")
-    quote = line.find(b'"')
-    if quote == -1 or colon == -1 or colon < quote:
-        return colon
-    inside = False
-    for i in range(len(line)):
-        c = line[i]
-        if c == 0x22:
-            inside = not inside
-        elif c == 0x3A and not inside:
-            return i
-    return -1
-
-
-def _logical_lines(block: bytes, first_line: int) -> Iterator[tuple[int, bytes]]:
-    """(line number, unfolded content line) pairs of one block."""
-    raw_lines = block.split(b"\n")
-    if b"\n " not in block and b"\n\t" not in block:
-        for i, raw in enumerate(raw_lines):
-            if raw:
-                yield first_line + i, raw[:-1] if raw[-1:] == b"\r" else raw
-        return
-    current: bytes | None = None
-    current_no = first_line
-    pieces: list[bytes] | None = None
-    for i, raw in enumerate(raw_lines):
-        line = raw[:-1] if raw.endswith(b"\r") else raw
-        if line[:1] in (b" ", b"\t") and current is not None:
-            # A folded continuation: RFC 5545 removes the line break and one blank.
-            if pieces is None:
-                pieces = [current]
-            pieces.append(line[1:])
-        else:
-            if current:
-                yield current_no, (b"".join(pieces) if pieces else current)
-            current, current_no, pieces = line, first_line + i, None
-    if current:
-        yield current_no, (b"".join(pieces) if pieces else current)
-
-
 def _text(line_no: int, raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CalendarError(f"not UTF-8 ({exc.reason} at byte {exc.start})", line_no) from None
-
-
-def _date_time(name: str, value: str, tzid: str | None) -> datetime:
-    if tzid is None and _UTC_FORM.fullmatch(value):
-        # The one form Opencast writes (yyyyMMddTHHmmssZ), read without the
-        # general machinery; anything else goes to icalendar below.
-        return datetime(int(value[0:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]),
-                        int(value[11:13]), int(value[13:15]), tzinfo=UTC)
-    parsed = vDDDTypes.from_ical(value, timezone=tzid)
-    if not isinstance(parsed, datetime):
-        kind = "date" if isinstance(parsed, date) else type(parsed).__name__
-        raise ValueError(f"a {kind}, not a date-time: {value!r}")
-    return _utc(parsed)
-
-
-def _name_of(line: bytes) -> bytes:
-    end = len(line)
-    for sep in (b":", b";"):
-        i = line.find(sep, 0, end)
-        if i >= 0:
-            end = i
-    return line[:end].upper()
 
 
 _FAST_LINE = re.compile(
@@ -236,9 +141,9 @@ def _quick_block(block: bytes) -> Event:
     for bname, sep, rest in _FAST_LINE.findall(block):
         if bname == b"ATTACH":
             line = b"ATTACH" + sep + rest
-            colon = _value_colon(line)
+            colon = value_colon(line)
             head = line[:colon].decode("utf-8")
-            params = _params(head) if ";" in head else {}
+            params = content_params(head) if ";" in head else {}
             if params.get("ENCODING", "").upper() != "BASE64" and (
                 params.get("VALUE", "").upper() != "BINARY"
             ):
@@ -256,7 +161,7 @@ def _quick_block(block: bytes) -> Event:
             value, tzid = rest.decode("utf-8"), None
             escaped = "\\" in value
         if name in _DATE_PROPS:
-            values[name] = _date_time(name, value, tzid)
+            values[name] = date_time(name, value, tzid)
         else:
             values[name] = unescape_backslash(value) if escaped else value
     return _make_event(values, encoded, None, 0)
@@ -267,8 +172,8 @@ def _block_by_lines(block: bytes, first_line: int) -> Event:
     lines_of: dict[str, int] = {}
     encoded: dict[str, bytes] = {}
     depth = 0
-    for no, line in _logical_lines(block, first_line):
-        bname = _name_of(line)
+    for no, line in logical_lines(block, first_line):
+        bname = name_of(line)
         if bname == b"BEGIN":
             depth += 1
             continue
@@ -278,11 +183,11 @@ def _block_by_lines(block: bytes, first_line: int) -> Event:
         if depth != 1:
             continue  # nested components (VALARM)
         if bname == b"ATTACH":
-            colon = _value_colon(line)
+            colon = value_colon(line)
             if colon < 0:
                 raise CalendarError("ATTACH line without a value", no)
             head = _text(no, line[:colon])
-            params = _params(head) if ";" in head else {}
+            params = content_params(head) if ";" in head else {}
             if params.get("ENCODING", "").upper() != "BASE64" and (
                 params.get("VALUE", "").upper() != "BINARY"
             ):
@@ -309,7 +214,7 @@ def _block_by_lines(block: bytes, first_line: int) -> Event:
             raise CalendarError(f"not a content line: {text[:60]!r}", no)
         try:
             if name in _DATE_PROPS:
-                values[name] = _date_time(name, value, tzid)
+                values[name] = date_time(name, value, tzid)
             else:
                 values[name] = unescape_backslash(value) if escaped else value
         except ValueError as exc:
@@ -329,7 +234,7 @@ def _make_event(values: dict[str, Any], encoded: dict[str, bytes],
         where = lines_of["DTEND"] if lines_of else None
         raise CalendarError(f"event {values['UID']} ends before it starts", where)
     props_raw = encoded.get(PROPERTIES_ATTACHMENT)
-    props = parse_properties(_b64(props_raw).decode("utf-8", "replace")) if props_raw else {}
+    props = parse_properties(b64(props_raw).decode("utf-8", "replace")) if props_raw else {}
     related = values.get("RELATED-TO")
     return Event(
         uid=values["UID"],
@@ -382,7 +287,7 @@ def _block_key(body: bytes, view: memoryview, begin: int, stop: int) -> bytes:
         end = _line_after(body, value, stop)
         if end > 0:
             cuts.append((value, end))
-            props = _COMMENT_LINE.sub(b"", _b64(body[value:end].rstrip()))
+            props = _COMMENT_LINE.sub(b"", b64(body[value:end].rstrip()))
     h = hashlib.blake2b(digest_size=16)
     pos = begin
     for a, b in sorted(cuts):

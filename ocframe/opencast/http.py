@@ -18,9 +18,9 @@ import requests
 import requests.adapters
 from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
-from .. import __version__
 from ..config import CoreConfig
 from ..errors import AuthError, CoreError
+from ..version import __version__
 from .multipart import FilePart, MultipartBody, Part, TextPart
 
 log = logging.getLogger("ocframe.core")
