@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .driver import CaptureHandle, Driver
 from .errors import CaptureError
@@ -125,7 +125,7 @@ class InputCapture:
                 handle = self.driver.start(ctx)
                 run.started_at.setdefault(self.spec.name, time.time())
                 run.bus.emit(
-                    "ocframe_capture_started", agent=self.spec.agent,
+                    run.hooks.ocframe_capture_started, agent=self.spec.agent,
                     recording_id=run.recording_id, event=run.event,
                     input_name=self.spec.name, segment=self.segment,
                 )
@@ -148,7 +148,8 @@ class InputCapture:
                 error = f"ended before the scheduled end: {handle.poll()}"
             run.store.end_segment(run.recording_id, self.spec.name, self.segment, tracks, error)
             run.bus.emit(
-                "ocframe_capture_stopped", agent=self.spec.agent, recording_id=run.recording_id,
+                run.hooks.ocframe_capture_stopped, agent=self.spec.agent,
+                recording_id=run.recording_id,
                 event=run.event, input_name=self.spec.name, segment=self.segment,
                 tracks=tracks, error=error,
             )
@@ -208,6 +209,7 @@ class RecordingRun:
         directory: Path,
         store: RecordingStore,
         bus: EventBus,
+        hooks: Any,
         on_done: Callable[[RecordingRun], None],
         max_restarts: int,
         stall_timeout: float = 0.0,
@@ -218,6 +220,8 @@ class RecordingRun:
         self.directory = directory
         self.store = store
         self.bus = bus
+        #: The plugin registry's hook relay (``hooks.ocframe_capture_started``).
+        self.hooks = hooks
         self.on_done = on_done
         self.max_restarts = max_restarts
         self.stall_timeout = stall_timeout

@@ -10,6 +10,18 @@ arguments can be added without breaking existing plugins.
 Threads: hooks are never called on the scheduler's thread, so a slow plugin
 cannot delay a capture. Each specification says where it runs.
 
+Isolation: the kernel calls hooks as attributes (``pm.hook.ocframe_state_change``)
+and guards each implementation on its own: an exception is logged with the
+plugin's name and counts as "no result", so one broken plugin neither hides
+the others nor stops a kernel thread (``ocframe_pre_ingest`` is the
+exception, see there). Wrapper implementations (``wrapper=True``,
+``hookwrapper=True``) are refused when the plugin loads: implementations are
+independent and must not depend on running around each other.
+
+Debugging a plugin: ``ocframe run --trace-hooks`` (or ``OCFRAME_TRACE_HOOKS=1``)
+logs every hook call with its arguments and results on the ``ocframe.hooks``
+logger.
+
 Compatibility promise: within a major version, hooks are only added; a
 hook's existing arguments keep their names and meaning; return values keep
 their types. A hook that must change gets a new name and the old one is
@@ -98,7 +110,9 @@ def ocframe_pre_ingest(
 
     Raise :class:`ocframe.errors.IngestVeto` to refuse the upload: the
     recording goes to ``upload_error`` with the reason and stays on disk.
-    Any other exception is treated as a failed attempt (retried later).
+    Any other exception is treated as a failed attempt (retried later), its
+    reason naming the plugin; implementations after the failing one are not
+    called in that attempt.
     """
 
 
@@ -114,4 +128,4 @@ def ocframe_state_change(change: StateChange) -> None:
 def ocframe_config_reloaded(old: Any, new: Any) -> None:
     """The configuration file changed and the new one was applied. ``old``
     and ``new`` are :class:`ocframe.config.OcframeConfig`. Called on the
-    reload thread after the swap; exceptions are logged and ignored."""
+    ``config-reload`` loop after the swap; exceptions are logged and ignored."""

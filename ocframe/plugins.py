@@ -13,19 +13,24 @@ agent only refuses to start when a configured input or agent needs it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 import pluggy
+from pydantic import SecretStr, ValidationError
 
 from . import hookspecs
+from .config import OcframeConfig, check_driver_secrets, iter_inputs
 from .driver import Driver
-from .errors import PluginError
+from .errors import ConfigError, IngestVeto, PluginError
 from .ingest import IngestStrategy
 
 log = logging.getLogger("ocframe.plugins")
@@ -98,6 +103,14 @@ class PluginRegistry:
         except Exception as exc:
             self._problem("plugin", name, origin, f"cannot be imported: {exc!r}")
             return
+        self.register(obj, name, origin)
+
+    def register(self, obj: Any, name: str, origin: str = "") -> bool:
+        """Register a hook plugin (a module or object with ``@hookimpl``
+        functions). Each implementation is guarded (see :func:`_guarded`);
+        a plugin with an unknown or wrong hook, or with a wrapper
+        implementation, is refused and recorded as a problem."""
+        origin = origin or name
         wrong = [
             attr
             for attr in dir(obj)
@@ -105,13 +118,35 @@ class PluginRegistry:
         ]
         if wrong:
             self._problem("plugin", name, origin, f"declares unknown hook(s): {', '.join(wrong)}")
-            return
+            return False
+        marker = f"{hookspecs.PROJECT}_impl"
+        wrappers = [
+            attr for attr in dir(obj)
+            if attr.startswith("ocframe_")
+            and any(_impl_opts(obj, attr, marker).get(k) for k in ("wrapper", "hookwrapper"))
+        ]
+        if wrappers:
+            self._problem(
+                "plugin", name, origin,
+                f"declares wrapper implementation(s) of {', '.join(wrappers)}: ocframe calls"
+                " every implementation on its own, so hooks take no wrappers; drop"
+                " wrapper=True/hookwrapper=True")
+            return False
         try:
-            self.pm.register(obj, name=name)
+            self.pm.register(_GuardedPlugin(obj, name, marker), name=name)
         except (pluggy.PluginValidationError, ValueError) as exc:
             self._problem("plugin", name, origin, f"declares a wrong hook: {exc}")
-            return
+            return False
         self.plugins[name] = Loaded("plugin", name, obj, origin)
+        return True
+
+    def enable_tracing(self, write: Callable[[str], None] | None = None) -> None:
+        """Log every hook call with its arguments and results (pluggy's
+        tracing), for integrators debugging a plugin. ``ocframe run
+        --trace-hooks`` or ``OCFRAME_TRACE_HOOKS=1`` switch it on."""
+        trace_log = logging.getLogger("ocframe.hooks")
+        self.pm.trace.root.setwriter(write or (lambda text: trace_log.info("%s", text.rstrip())))
+        self.pm.enable_tracing()
 
     def _load_class(
         self,
@@ -146,7 +181,7 @@ class PluginRegistry:
                 origin = self.plugins.get(impl.plugin_name, None)
                 where = origin.origin if origin else impl.plugin_name
                 try:
-                    offered = impl.function() or {}
+                    offered = _unguarded(impl.function)() or {}
                 except Exception as exc:
                     self._problem(kind, impl.plugin_name, where, f"{hookname} failed: {exc!r}")
                     continue
@@ -173,24 +208,108 @@ class PluginRegistry:
         known = ", ".join(sorted(table)) or "none installed"
         raise PluginError(f"unknown {kind} {name!r} (available: {known})")
 
-    # -- calling hooks -----------------------------------------------------
-    def call_each(
-        self, hookname: str, *, propagate: tuple[type[BaseException], ...] = (), **kwargs: Any
-    ) -> list[tuple[str, Any]]:
-        """Call every implementation of a hook on its own, so one failing
-        plugin neither hides the others nor reaches the caller (unless its
-        exception type is in ``propagate``). Returns (plugin, result) pairs."""
-        results: list[tuple[str, Any]] = []
-        hook = getattr(self.pm.hook, hookname)
-        for impl in reversed(hook.get_hookimpls()):
-            args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
+    # -- validation --------------------------------------------------------
+    def validate(self, config: OcframeConfig) -> None:
+        """Check every input's driver and settings and every agent's ingest
+        method against what is installed, so a bad config is refused before
+        anything starts. Raises :class:`ConfigError` listing every problem."""
+        source = config.source or Path("<config>")
+        errors: list[str] = []
+        for ai, agent, ii, inp in iter_inputs(config):
+            where = f"agents[{ai}].inputs[{ii}]"
             try:
-                results.append((impl.plugin_name, impl.function(**args)))
-            except propagate:
-                raise
-            except Exception:
-                log.exception("plugin %s failed in %s", impl.plugin_name, hookname)
-        return results
+                cls = self.driver(inp.driver)
+            except PluginError as exc:
+                errors.append(f"{where}.driver (agent {agent.name!r}, input {inp.name!r}): {exc}")
+                continue
+            try:
+                cls.Settings(**inp.settings)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    key = ".".join(str(p) for p in err["loc"])
+                    errors.append(f"{where}.settings.{key} (agent {agent.name!r}): {err['msg']}")
+                continue
+            secret_fields = [
+                name for name, f in cls.Settings.model_fields.items()
+                if f.annotation is SecretStr or f.annotation == SecretStr | None
+            ]
+            try:
+                check_driver_secrets(config, ai, ii, secret_fields)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        for ai, agent in enumerate(config.agents):
+            try:
+                scls = self.strategy(agent.ingest.method)
+                scls.Settings(**agent.ingest.settings)
+            except PluginError as exc:
+                errors.append(f"agents[{ai}].ingest.method (agent {agent.name!r}): {exc}")
+            except ValidationError as exc:
+                for err in exc.errors():
+                    key = ".".join(str(p) for p in err["loc"])
+                    errors.append(f"agents[{ai}].ingest.settings.{key}: {err['msg']}")
+        if errors:
+            raise ConfigError(f"{source}: invalid configuration\n  " + "\n  ".join(errors))
+
+
+def load_plugins(config: OcframeConfig) -> PluginRegistry:
+    """A registry with every installed plugin and the config's own modules."""
+    registry = PluginRegistry()
+    registry.load(config.plugins.modules, config.plugins.disabled)
+    if os.environ.get("OCFRAME_TRACE_HOOKS", "").lower() in ("1", "true", "yes"):
+        registry.enable_tracing()
+    return registry
+
+
+#: Hooks whose exceptions reach the kernel: a pre-ingest plugin's veto ends
+#: the upload, any other failure fails the attempt (docs in hookspecs).
+_PROPAGATE: dict[str, tuple[type[BaseException], ...]] = {"ocframe_pre_ingest": (Exception,)}
+
+
+def _impl_opts(obj: Any, attr: str, marker: str) -> dict[str, Any]:
+    opts = getattr(getattr(obj, attr, None), marker, None)
+    return opts if isinstance(opts, dict) else {}
+
+
+def _unguarded(function: Callable[..., Any]) -> Callable[..., Any]:
+    return getattr(function, "__ocframe_unguarded__", function)
+
+
+def _guarded(function: Callable[..., Any], plugin: str, hook: str) -> Callable[..., Any]:
+    """One implementation, isolated: its exception is logged with the
+    plugin's name and becomes "no result", so one broken plugin neither
+    hides the others nor reaches a kernel thread. Hooks in ``_PROPAGATE``
+    let their exceptions through, named after the plugin."""
+    propagate = _PROPAGATE.get(hook, ())
+
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except IngestVeto:
+            raise
+        except propagate as exc:
+            raise PluginError(f"plugin {plugin} failed in {hook}: {exc!r}") from exc
+        except Exception:
+            log.exception("plugin %s failed in %s (ignored)", plugin, hook)
+            return None
+
+    guarded.__ocframe_unguarded__ = function  # type: ignore[attr-defined]
+    return guarded
+
+
+class _GuardedPlugin:
+    """What is registered with pluggy in a plugin's place: its hook
+    implementations, each wrapped by :func:`_guarded`, with their markers."""
+
+    def __init__(self, obj: Any, name: str, marker: str) -> None:
+        self.__wrapped_plugin__ = obj
+        for attr in dir(obj):
+            function = getattr(obj, attr, None)
+            if attr.startswith("ocframe_") and callable(function) and hasattr(function, marker):
+                setattr(self, attr, _guarded(function, name, attr))
+
+    def __repr__(self) -> str:
+        return f"<plugin {self.__wrapped_plugin__!r}>"
 
 
 def commands() -> dict[str, EntryPoint]:

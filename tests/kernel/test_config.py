@@ -97,14 +97,14 @@ def test_unknown_driver_setting_is_refused_at_start(tmp_path: Path) -> None:
 
 def test_literal_driver_password_is_refused(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from ocframe.runtime import load_plugins, validate_against_plugins
+    from ocframe.plugins import load_plugins
 
     monkeypatch.setenv("OC_PW", "x")
     text = GOOD.replace('driver = "testsrc"', 'driver = "ipcam"\n'
                         'settings = { url = "rtsp://cam/s", password = "hunter2" }')
     config = load_config(write(tmp_path, text))
     with pytest.raises(ConfigError, match=r"agents\[0\]\.inputs\[0\]\.settings\.password"):
-        validate_against_plugins(config, load_plugins(config))
+        load_plugins(config).validate(config)
     monkeypatch.setenv("CAM_PW", "hunter2")
     config = load_config(write(tmp_path, text.replace('"hunter2"', '"${CAM_PW}"')))
-    validate_against_plugins(config, load_plugins(config))
+    load_plugins(config).validate(config)

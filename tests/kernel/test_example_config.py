@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ocframe.config import load_config
-from ocframe.runtime import load_plugins, validate_against_plugins
+from ocframe.plugins import load_plugins
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "contrib" / "ocframe.example.toml"
 
@@ -16,5 +16,5 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OC_PASSWORD", "CAM_PASSWORD", "PEARL_PASSWORD"):
         monkeypatch.setenv(name, "x")
     config = load_config(EXAMPLE)
-    validate_against_plugins(config, load_plugins(config))
+    load_plugins(config).validate(config)
     assert [a.name for a in config.agents] == ["hall-a", "seminar-2", "aula"]

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import logging
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -64,7 +66,132 @@ def test_failing_observer_does_not_stop_others() -> None:
             seen.append("good")
 
     reg = PluginRegistry()
-    reg.pm.register(Bad())
-    reg.pm.register(Good())
-    reg.call_each("ocframe_state_change", change=object())
+    reg.register(Bad(), "bad")
+    reg.register(Good(), "good")
+    reg.hook.ocframe_state_change(change=object())
     assert seen == ["good"]
+
+
+def test_wrapper_implementations_are_refused_with_a_clear_reason() -> None:
+    class Wrapping:
+        @hookimpl(wrapper=True)
+        def ocframe_state_change(self, change: object):  # type: ignore[no-untyped-def]
+            return (yield)
+
+    class OldStyle:
+        @hookimpl(hookwrapper=True)
+        def ocframe_capabilities(self, agent: str):  # type: ignore[no-untyped-def]
+            yield
+
+    reg = PluginRegistry()
+    assert not reg.register(Wrapping(), "wrapping")
+    assert not reg.register(OldStyle(), "old-style")
+    reasons = {p.name: p.reason for p in reg.problems}
+    assert "wrapper implementation(s) of ocframe_state_change" in reasons["wrapping"]
+    assert "wrapper implementation(s) of ocframe_capabilities" in reasons["old-style"]
+    assert reg.hook.ocframe_state_change.get_hookimpls() == []
+
+
+def test_hooks_are_called_as_attributes_and_a_typo_fails_at_the_call_site() -> None:
+    reg = PluginRegistry()
+    with pytest.raises(AttributeError):
+        reg.hook.ocframe_state_chnage  # noqa: B018 - the attribute access is the test
+    from ocframe.events import EventBus
+
+    bus = EventBus()
+    try:
+        with pytest.raises(TypeError, match="takes a hook"):
+            bus.emit("ocframe_state_change", change=object())  # type: ignore[arg-type]
+    finally:
+        bus.close()
+
+
+def test_observer_results_and_failures_through_the_events_loop() -> None:
+    from ocframe.events import EventBus
+
+    seen: list[object] = []
+
+    class Bad:
+        @hookimpl
+        def ocframe_state_change(self, change: object) -> None:
+            raise RuntimeError("observer bug")
+
+    class Good:
+        @hookimpl
+        def ocframe_state_change(self, change: object) -> None:
+            seen.append(change)
+
+    reg = PluginRegistry()
+    reg.register(Bad(), "bad")
+    reg.register(Good(), "good")
+    bus = EventBus()
+    for i in range(3):
+        bus.emit(reg.hook.ocframe_state_change, change=i)
+    bus.close()
+    assert seen == [0, 1, 2]  # in order, the broken observer beside it changes nothing
+    assert bus.loop.health().errors_total == 0  # guarded per plugin, not a loop failure
+
+
+def test_pre_ingest_failures_reach_the_kernel_named_after_the_plugin(tmp_path: Path) -> None:
+    from ocframe.errors import IngestVeto, PluginError
+
+    class Vetoing:
+        @hookimpl
+        def ocframe_pre_ingest(self, recording_id: str) -> None:
+            raise IngestVeto(f"{recording_id} has no consent form")
+
+    class Crashing:
+        @hookimpl
+        def ocframe_pre_ingest(self, recording_id: str) -> None:
+            raise OSError("transcoder missing")
+
+    reg = PluginRegistry()
+    reg.register(Vetoing(), "consent")
+    with pytest.raises(IngestVeto, match="rec-1 has no consent form"):
+        reg.hook.ocframe_pre_ingest(agent="a", recording_id="rec-1", event=None,
+                                    package=None, workdir=tmp_path)
+    reg = PluginRegistry()
+    reg.register(Crashing(), "transcode")
+    with pytest.raises(PluginError, match="plugin transcode failed in ocframe_pre_ingest"):
+        reg.hook.ocframe_pre_ingest(agent="a", recording_id="rec-1", event=None,
+                                    package=None, workdir=tmp_path)
+
+
+def test_hook_tracing_logs_each_call_for_plugin_authors(
+        caplog: pytest.LogCaptureFixture) -> None:
+    class Caps:
+        @hookimpl
+        def ocframe_capabilities(self, agent: str) -> dict[str, str]:
+            return {"capture.device.x.resolution": "1920x1080"}
+
+    reg = PluginRegistry()
+    reg.register(Caps(), "caps")
+    reg.enable_tracing()
+    with caplog.at_level(logging.INFO, logger="ocframe.hooks"):
+        result = reg.hook.ocframe_capabilities(agent="room-1", inputs=["x"])
+    assert result == [{"capture.device.x.resolution": "1920x1080"}]
+    traced = "\n".join(r.getMessage() for r in caplog.records if r.name == "ocframe.hooks")
+    assert "ocframe_capabilities" in traced and "room-1" in traced
+    assert "1920x1080" in traced  # the result, too
+
+
+def test_tracing_is_switched_on_by_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    from ocframe.config import OcframeConfig
+    from ocframe.plugins import load_plugins
+
+    config = OcframeConfig.model_validate({
+        "core": {"url": "http://127.0.0.1:9"}, "storage": {"directory": str(tmp_path)},
+        "agents": [{"name": "a", "inputs": [{"name": "i", "driver": "testsrc"}]}]})
+
+    def traced_calls() -> int:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="ocframe.hooks"):
+            load_plugins(config).hook.ocframe_capabilities(agent="a", inputs=["i"])
+        return sum("ocframe_capabilities" in r.getMessage() for r in caplog.records)
+
+    monkeypatch.setenv("OCFRAME_TRACE_HOOKS", "1")
+    assert traced_calls() >= 1
+    monkeypatch.delenv("OCFRAME_TRACE_HOOKS")
+    assert traced_calls() == 0
