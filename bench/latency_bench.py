@@ -85,7 +85,8 @@ def run(
         registry_plugins = [BenchPlugin()]
         # The driver type comes from a plugin object, as a config module would offer it.
         from ocframe.config import load_config
-        from ocframe.runtime import Service, load_plugins
+        from ocframe.plugins import load_plugins
+        from ocframe.service import Service
 
         config = load_config(cfg)
         reg = load_plugins(config)

@@ -12,10 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-from . import __version__
 from .config import OcframeConfig, load_config
 from .errors import ConfigError, CoreError, OcframeError, PluginError
 from .plugins import commands as plugin_commands
+from .version import __version__
 
 DEFAULT_CONFIG = "/etc/ocframe/ocframe.toml"
 
@@ -36,14 +36,18 @@ def _setup_logging(level: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .plugins import load_plugins
     from .reload import ConfigWatcher
-    from .runtime import Service
+    from .service import Service
     from .systemd import notify, start_watchdog
 
     path = _config_path(args)
     config = load_config(path)
     _setup_logging(args.log_level or config.log_level)
-    service = Service(config)
+    plugins = load_plugins(config)
+    if args.trace_hooks:
+        plugins.enable_tracing()
+    service = Service(config, plugins)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -51,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     watcher = None
     if not args.no_reload:
         watcher = ConfigWatcher(path, service.apply_config)
+        service.loops.add(watcher.loop)
         watcher.start()
     start_watchdog(service.alive, stop)
     notify("READY=1\nSTATUS=running " + ", ".join(service.agents))
@@ -68,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .opencast.registry import CAPTURE_ADMIN, INGEST, SCHEDULER
-    from .runtime import load_plugins, validate_against_plugins
+    from .plugins import load_plugins
 
     path = _config_path(args)
     ok = True
@@ -82,7 +87,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for p in plugins.problems:
         print(f"plugin      WARN  {p.kind} {p.name} ({p.origin}): {p.reason}")
     try:
-        validate_against_plugins(config, plugins)
+        plugins.validate(config)
         print("plugins     ok    every input's driver and every ingest method is installed")
     except ConfigError as exc:
         print(f"plugins     FAIL  {exc}")
@@ -137,9 +142,37 @@ def cmd_check(args: argparse.Namespace) -> int:
         for row in rows:
             print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  "
                   f"{row[3]:<{widths[3]}}  {row[4]}")
+    ok = _print_health(config.storage.directory / "health.json") and ok
     print()
     print("all checks passed" if ok else "some checks FAILED")
     return 0 if ok else 1
+
+
+def _print_health(path: Path) -> bool:
+    """The running agent's loops, as it last wrote them; False if any hangs
+    or keeps failing."""
+    from .health import read_health
+
+    report = read_health(path)
+    print()
+    if report is None:
+        print("agent       --    not running here (no health report in the storage directory)")
+        return True
+    when = time.strftime("%H:%M:%S", time.localtime(report.written))
+    if report.stale:
+        print(f"agent       WARN  process {report.pid} last reported its health at {when};"
+              " is it still running?")
+        return True
+    ok = True
+    print(f"agent       ok    process {report.pid}, health reported at {when}")
+    for h in report.loops:
+        last = time.strftime("%H:%M:%S", time.localtime(h.last_round)) if h.last_round else "-"
+        bad = h.state in ("failing", "stalled", "dead")
+        ok = ok and not bad
+        detail = f"  {h.failures} failed round(s), last: {h.last_error}" if bad else ""
+        print(f"loop        {'FAIL' if bad else 'ok':<4}  {h.name:<24} {h.state:<8} last round"
+              f" {last}{detail}")
+    return ok
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -267,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(sub.add_parser("run", help="run the agent(s)"))
     p.add_argument("--log-level")
     p.add_argument("--no-reload", action="store_true", help="do not watch the config file")
+    p.add_argument("--trace-hooks", action="store_true",
+                   help="log every plugin hook call (also OCFRAME_TRACE_HOOKS=1)")
     with_config(sub.add_parser("check", help="validate config, plugins, core and inputs"))
     with_config(sub.add_parser("plugins", help="list drivers, ingest methods and plugins"))
     with_config(sub.add_parser("config", help="print the effective config, secrets masked"))

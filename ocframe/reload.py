@@ -3,14 +3,16 @@
 Editors save by writing a temporary file and renaming it over the original,
 so the watch is on the directory and reacts to any event naming the file
 (modified, created, moved onto it). Events are debounced: one reload after
-the writes settle. An invalid file is logged and the running configuration
-kept.
+the writes settle, on the ``config-reload`` supervised loop (watchdog's own
+thread only notes that the file changed). An invalid file is logged and the
+running configuration kept.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from watchdog.observers import Observer
 
 from .config import OcframeConfig, load_config
 from .errors import ConfigError
+from .loops import SupervisedLoop
 
 log = logging.getLogger("ocframe.reload")
 
@@ -36,10 +39,12 @@ class ConfigWatcher(FileSystemEventHandler):
         self.apply = apply
         self.debounce = debounce
         self.on_error = on_error
-        self._timer: threading.Timer | None = None
-        self._lock = threading.Lock()
+        self._changed = threading.Event()
+        self._changed_at = 0.0
         self._observer = Observer()
         self._last_text: str | None = self._read()
+        self.loop = SupervisedLoop("config-reload", self._round, stall_after=120.0,
+                                   wake=self._changed.set, logger=log)
 
     def _read(self) -> str | None:
         try:
@@ -51,23 +56,28 @@ class ConfigWatcher(FileSystemEventHandler):
         self._observer.schedule(self, str(self.path.parent), recursive=False)
         self._observer.daemon = True
         self._observer.start()
+        self.loop.start()
 
     def stop(self) -> None:
         self._observer.stop()
-        with self._lock:
-            if self._timer:
-                self._timer.cancel()
+        self.loop.stop()
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         names = {str(event.src_path), str(getattr(event, "dest_path", "") or "")}
         if str(self.path) not in {str(Path(n).resolve()) for n in names if n}:
             return
-        with self._lock:
-            if self._timer:
-                self._timer.cancel()
-            self._timer = threading.Timer(self.debounce, self.reload)
-            self._timer.daemon = True
-            self._timer.start()
+        self._changed_at = time.monotonic()
+        self._changed.set()
+
+    def _round(self) -> None:
+        if not self._changed.wait(timeout=1.0) or self.loop.stopping.is_set():
+            return
+        quiet = time.monotonic() - self._changed_at
+        if quiet < self.debounce:
+            self.loop.stopping.wait(self.debounce - quiet)  # let the writes settle
+            return
+        self._changed.clear()
+        self.reload()
 
     def reload(self) -> None:
         text = self._read()

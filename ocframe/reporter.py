@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from .errors import AuthError, CoreError
+from .loops import SupervisedLoop
 from .opencast.client import OpencastClient
 
 log = logging.getLogger("ocframe.reporter")
@@ -36,6 +37,7 @@ class CoreReporter:
         capabilities_interval: float,
         capabilities_format: str,
         address: str | None,
+        stall_after: float = 300.0,
     ) -> None:
         self.agent = agent
         self.client = client
@@ -51,7 +53,6 @@ class CoreReporter:
         self._pending_recordings: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._stop = threading.Event()
         self._last_agent_state: str | None = None
         self._last_heartbeat = 0.0
         self._last_caps: dict[str, str] | None = None
@@ -60,15 +61,15 @@ class CoreReporter:
         self._failing = False
         self._last_error: str | None = None
         self._last_error_logged = 0.0
-        self._thread = threading.Thread(target=self._run, name=f"reporter-{agent}", daemon=True)
+        # A round may wait for a few slow posts; the bound is the caller's.
+        self.loop = SupervisedLoop(f"reporter-{agent}", self._round, stall_after=stall_after,
+                                   wake=self._wake.set, logger=log)
 
     def start(self) -> None:
-        self._thread.start()
+        self.loop.start()
 
     def stop(self, final_state: str | None = None, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
+        self.loop.stop(timeout)
         if final_state:
             try:
                 self.client.set_agent_state(self.agent, final_state, self.address)
@@ -92,28 +93,27 @@ class CoreReporter:
         self._wake.set()
 
     # -- the loop ----------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._tick()
-                if self._failing:
-                    log.info("%s: the core answers again", self.agent)
-                self._failing = False
-                self._last_error = None
-            except CoreError as exc:
-                # One line per outage, not one per attempt; again for a
-                # different kind of failure, and for a lasting auth failure
-                # every AUTH_REMINDER seconds.
-                now = time.monotonic()
-                kind = f"{type(exc).__name__}:{exc.status}"
-                if (not self._failing or kind != self._last_error
-                        or (isinstance(exc, AuthError)
-                            and now - self._last_error_logged >= AUTH_REMINDER)):
-                    log.error("%s: cannot report to the core: %s", self.agent, exc.reason)
-                    self._last_error, self._last_error_logged = kind, now
-                self._failing = True
-            self._wake.wait(timeout=5.0 if self._failing else 1.0)
-            self._wake.clear()
+    def _round(self) -> None:
+        try:
+            self._tick()
+            if self._failing:
+                log.info("%s: the core answers again", self.agent)
+            self._failing = False
+            self._last_error = None
+        except CoreError as exc:
+            # One line per outage, not one per attempt; again for a
+            # different kind of failure, and for a lasting auth failure
+            # every AUTH_REMINDER seconds.
+            now = time.monotonic()
+            kind = f"{type(exc).__name__}:{exc.status}"
+            if (not self._failing or kind != self._last_error
+                    or (isinstance(exc, AuthError)
+                        and now - self._last_error_logged >= AUTH_REMINDER)):
+                log.error("%s: cannot report to the core: %s", self.agent, exc.reason)
+                self._last_error, self._last_error_logged = kind, now
+            self._failing = True
+        self._wake.wait(timeout=5.0 if self._failing else 1.0)
+        self._wake.clear()
 
     def _tick(self) -> None:
         now = time.monotonic()

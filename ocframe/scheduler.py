@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Protocol
 
+from .loops import SupervisedLoop
 from .model import Event
 
 log = logging.getLogger("ocframe.scheduler")
@@ -54,21 +56,37 @@ class Scheduler:
         self.postroll = timedelta(seconds=postroll)
         self._on_tick = on_tick
         self._events: list[Event] = []
-        self.runs: dict[str, ActiveRun] = {}
+        self._runs: dict[str, ActiveRun] = {}
         self._cond = threading.Condition()
         self._stopping = False
         self._waiting_reported: set[str] = set()
-        self._thread = threading.Thread(target=self._loop, name=f"scheduler-{agent}", daemon=True)
-        self.alive_at = 0.0
+        # A failing tick is retried within a second: the clock must go on.
+        self.loop = SupervisedLoop(f"scheduler-{agent}", self._round, stall_after=10.0,
+                                   wake=self.wake, backoff_initial=0.25, backoff_max=MAX_SLEEP,
+                                   logger=log)
 
     def start(self) -> None:
-        self._thread.start()
+        self.loop.start()
 
     def stop(self) -> None:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._thread.join(5)
+        self.loop.stop(5)
+
+    @property
+    def runs(self) -> Mapping[str, ActiveRun]:
+        """The recordings this scheduler started or adopted and that have not
+        finished (a read-only snapshot)."""
+        with self._cond:
+            return MappingProxyType(dict(self._runs))
+
+    def adopt(self, recording_id: str, run: ActiveRun) -> None:
+        """Take charge of a run started elsewhere (a recording continued after
+        a restart) or just now by ``start``, before the state is computed."""
+        with self._cond:
+            self._runs[recording_id] = run
+            self._cond.notify_all()
 
     def set_events(self, events: list[Event]) -> None:
         with self._cond:
@@ -91,32 +109,24 @@ class Scheduler:
 
     def run_finished(self, recording_id: str) -> None:
         with self._cond:
-            self.runs.pop(recording_id, None)
+            self._runs.pop(recording_id, None)
             self._cond.notify_all()
 
-    def _loop(self) -> None:
-        import time
-
-        while True:
-            with self._cond:
-                if self._stopping:
-                    return
-                self.alive_at = time.monotonic()
-                try:
-                    delay = self._tick(datetime.now(UTC))
-                except Exception:
-                    log.exception("%s: scheduler tick failed", self.agent)
-                    delay = MAX_SLEEP
-                self._cond.wait(timeout=max(0.0, min(delay, MAX_SLEEP)))
-            if self._on_tick:
-                self._on_tick()
+    def _round(self) -> None:
+        with self._cond:
+            if self._stopping:
+                return
+            delay = self._tick(datetime.now(UTC))
+            self._cond.wait(timeout=max(0.0, min(delay, MAX_SLEEP)))
+        if self._on_tick:
+            self._on_tick()
 
     def _tick(self, now: datetime) -> float:
         """One pass; returns seconds until something is due."""
         events = {e.uid: e for e in self._events}
         next_due = MAX_SLEEP
         # Stops first, so a back-to-back successor can start in this same tick.
-        for rid, run in list(self.runs.items()):
+        for rid, run in list(self._runs.items()):
             ev = events.get(rid)
             if ev is not None and ev.end != run.event.end:
                 log.info("%s: %s now ends at %s", self.agent, rid, ev.end.isoformat())
@@ -128,11 +138,11 @@ class Scheduler:
                     run.request_stop()
                 else:
                     next_due = min(next_due, (stop_at - now).total_seconds())
-        busy = [r for r in self.runs.values() if not r.stop_requested.is_set()]
+        busy = [r for r in self._runs.values() if not r.stop_requested.is_set()]
         for ev in self._events:
             begin = ev.start - self.preroll
             end = ev.end + self.postroll
-            if ev.uid in self.runs or now >= end:
+            if ev.uid in self._runs or now >= end:
                 continue
             if now < begin:
                 next_due = min(next_due, (begin - now).total_seconds())
@@ -149,6 +159,6 @@ class Scheduler:
                 continue
             run = self._start(ev)
             if run is not None:
-                self.runs[ev.uid] = run
+                self._runs[ev.uid] = run
                 busy.append(run)
         return next_due

@@ -1,8 +1,9 @@
 """sd_notify without a dependency: READY, STATUS and the watchdog ping.
 
-The watchdog is fed only while every scheduler loop is ticking, so systemd
-restarts an agent whose clock has stopped, not one that is merely busy
-uploading.
+The watchdog is fed only while no supervised loop hangs (see
+:mod:`ocframe.loops`), so systemd restarts an agent whose clock or other
+loop has stopped turning, not one that is merely busy uploading. Loops that
+keep failing are named in the unit's STATUS line instead.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("ocframe.systemd")
 
@@ -32,7 +34,10 @@ def notify(message: str) -> bool:
         return False
 
 
-def start_watchdog(alive: Callable[[], bool], stop: threading.Event) -> threading.Thread | None:
+def start_watchdog(alive: Callable[[], Any], stop: threading.Event) -> threading.Thread | None:
+    """Feed the watchdog every half interval while ``alive()`` is true (a
+    :class:`ocframe.loops.Liveness`, whose ``stalled``/``failing`` lists are
+    logged and shown in STATUS)."""
     usec = os.environ.get("WATCHDOG_USEC")
     if not usec or not os.environ.get("NOTIFY_SOCKET"):
         return None
@@ -42,11 +47,19 @@ def start_watchdog(alive: Callable[[], bool], stop: threading.Event) -> threadin
     interval = int(usec) / 1e6 / 2
 
     def feed() -> None:
+        status = ""
         while not stop.wait(interval):
-            if alive():
+            now = alive()
+            failing = ", ".join(getattr(now, "failing", ()))
+            new_status = f"failing: {failing}" if failing else "running"
+            if new_status != status:
+                notify(f"STATUS={new_status}")
+                status = new_status
+            if now:
                 notify("WATCHDOG=1")
             else:
-                log.error("scheduler loop is not ticking; not feeding the systemd watchdog")
+                log.error("not feeding the systemd watchdog: loop(s) %s hang",
+                          ", ".join(getattr(now, "stalled", ())) or "?")
 
     thread = threading.Thread(target=feed, name="systemd-watchdog", daemon=True)
     thread.start()

@@ -16,48 +16,75 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from .config import IngestQueueConfig
+from .config import IngestConfig, IngestQueueConfig
 from .errors import CoreError, IngestError, IngestVeto, PluginError
 from .ingest import IngestJob
+from .loops import SupervisedLoop
 from .model import IngestPackage, RecordingState, Track, file_md5
+from .opencast.client import OpencastClient
+from .plugins import PluginRegistry
 from .segments import join_tracks
-from .store import UPLOAD_PENDING_STATES, Recording
-
-if TYPE_CHECKING:
-    from .runtime import Service
+from .store import UPLOAD_PENDING_STATES, Recording, RecordingStore
 
 log = logging.getLogger("ocframe.ingest")
 
 #: Checkpoint key holding the method the notes belong to.
 METHOD_KEY = "ocframe.method"
 
+#: The longest an ingest worker may go without progress before it counts as
+#: hung: a pre-ingest transcode or the core's answer after a large body may
+#: take long, and every byte sent shows progress.
+INGEST_STALL_AFTER = 3600.0
+
+
+class UploadAgents(Protocol):
+    """What the queue needs from the agents whose recordings it uploads."""
+
+    def ingest_config(self, agent: str) -> IngestConfig | None:
+        """The agent's current ingest settings; None if it is not served."""
+
+    def set_recording_state(self, agent: str, recording_id: str, state: str,
+                            detail: str = "", error: str | None = None) -> None:
+        """Store, then report, a recording's new state."""
+
+    def upload_activity_changed(self, agent: str) -> None:
+        """An upload of the agent began or ended (its agent state may change)."""
+
 
 class IngestQueue:
-    def __init__(self, service: Service, config: IngestQueueConfig) -> None:
-        self.service = service
+    def __init__(self, *, store: RecordingStore, plugins: PluginRegistry,
+                 client: OpencastClient, ffmpeg: str, agents: UploadAgents,
+                 config: IngestQueueConfig) -> None:
+        self.store = store
+        self.plugins = plugins
+        self.client = client
+        self.ffmpeg = ffmpeg
+        self.agents = agents
         self.config = config
         self._cond = threading.Condition()
         self._busy: dict[str, str] = {}  # recording id -> agent
         self._stopping = False
-        self._threads = [
-            threading.Thread(target=self._worker, name=f"ingest-{i}", daemon=True)
+        self.loops = [
+            SupervisedLoop(f"ingest-{i}", self._round, stall_after=INGEST_STALL_AFTER,
+                           wake=self.wake, logger=log)
             for i in range(config.concurrency)
         ]
+        self._local = threading.local()
         self.progress: dict[str, tuple[int, int]] = {}
         self.on_progress: Callable[[str, int, int], None] | None = None
 
     def start(self) -> None:
-        for t in self._threads:
-            t.start()
+        for loop in self.loops:
+            loop.start()
 
     def stop(self) -> None:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        for t in self._threads:
-            t.join(timeout=2)
+        for loop in self.loops:
+            loop.stop(timeout=2)
 
     def wake(self) -> None:
         with self._cond:
@@ -68,54 +95,47 @@ class IngestQueue:
             return agent in self._busy.values()
 
     def _next(self) -> Recording | None:
-        now = time.time()
-        for rec in self.service.store.recordings(states=UPLOAD_PENDING_STATES):
-            if rec.id in self._busy or rec.agent not in self.service.agents:
-                continue
-            if rec.next_attempt is None or rec.next_attempt <= now:
+        for rec in self.store.recordings(states=UPLOAD_PENDING_STATES, due=time.time()):
+            if rec.id not in self._busy and self.agents.ingest_config(rec.agent) is not None:
                 return rec
         return None
 
-    def _worker(self) -> None:
-        while True:
+    def _round(self) -> None:
+        """Take the next due recording, if any, and make one attempt."""
+        with self._cond:
+            if self._stopping:
+                return
+            rec = self._next()
+            if rec is None:
+                self._cond.wait(timeout=1.0)
+                return
+            self._busy[rec.id] = rec.agent
+        loop = next((lp for lp in self.loops if lp.thread is threading.current_thread()), None)
+        self._local.loop = loop
+        try:
+            self._process(rec)
+        finally:
             with self._cond:
-                rec = None
-                while not self._stopping:
-                    rec = self._next()
-                    if rec is not None:
-                        self._busy[rec.id] = rec.agent
-                        break
-                    self._cond.wait(timeout=1.0)
-                if self._stopping:
-                    return
-            assert rec is not None
-            try:
-                self._process(rec)
-            except Exception:
-                log.exception("ingest of %s failed unexpectedly", rec.id)
-            finally:
-                with self._cond:
-                    self._busy.pop(rec.id, None)
-                    self._cond.notify_all()
-                agent = self.service.agents.get(rec.agent)
-                if agent:
-                    agent.state_changed()
+                self._busy.pop(rec.id, None)
+                self._cond.notify_all()
+            self.agents.upload_activity_changed(rec.agent)
 
     # -- one attempt ---------------------------------------------------------
     def _process(self, rec: Recording) -> None:
-        svc = self.service
-        agent = svc.agents[rec.agent]
-        acfg = agent.config
-        store = svc.store
+        icfg = self.agents.ingest_config(rec.agent)
+        if icfg is None:
+            return  # the agent was removed since the recording was picked
+        store = self.store
         if rec.state != RecordingState.UPLOADING:
-            agent.set_recording_state(rec.id, RecordingState.UPLOADING, "upload queued")
-        agent.state_changed()
-        method = acfg.ingest.method
+            self.agents.set_recording_state(rec.agent, rec.id, RecordingState.UPLOADING,
+                                            "upload queued")
+        self.agents.upload_activity_changed(rec.agent)
+        method = icfg.method
         attempt = store.begin_attempt(rec.id, method)
         try:
-            package = rec.package or self._build_package(rec)
-            strategy_cls = svc.plugins.strategy(method)
-            settings = strategy_cls.Settings(**acfg.ingest.settings)
+            package = rec.package or self._build_package(rec, icfg)
+            strategy_cls = self.plugins.strategy(method)
+            settings = strategy_cls.Settings(**icfg.settings)
             strategy = strategy_cls(settings)
             checkpoint = store.checkpoint(rec.id)
             if checkpoint.get(METHOD_KEY) not in (None, method):
@@ -127,12 +147,12 @@ class IngestQueue:
                 recording_id=rec.id,
                 event=event,
                 package=package,
-                workflow_definition=event.workflow_definition or acfg.ingest.workflow,
+                workflow_definition=event.workflow_definition or icfg.workflow,
                 workflow_properties=event.workflow_config,
-                link=acfg.ingest.link,
-                legacy_catalogs=acfg.ingest.legacy_catalogs,
-                http=svc.client.ingest_service(),
-                service=lambda t: svc.client.service(t),
+                link=icfg.link,
+                legacy_catalogs=icfg.legacy_catalogs,
+                http=self.client.ingest_service(),
+                service=lambda t: self.client.service(t),
                 checkpoint=checkpoint,
                 progress=lambda sent, total: self._progress(rec.id, sent, total),
                 logger=logging.getLogger(f"ocframe.ingest.{rec.agent}"),
@@ -159,27 +179,26 @@ class IngestQueue:
             self._fail(rec, attempt, f"{method} crashed: {exc!r}", permanent=False)
             return
         store.end_attempt(rec.id, attempt, "ok", result.workflow_id or "")
-        agent.set_recording_state(rec.id, RecordingState.UPLOAD_FINISHED,
-                                  f"workflow {result.workflow_id or '?'}")
+        self.agents.set_recording_state(rec.agent, rec.id, RecordingState.UPLOAD_FINISHED,
+                                        f"workflow {result.workflow_id or '?'}")
         store.checkpoint(rec.id).clear()
         log.info("%s: %s ingested (media package %s, workflow %s)", rec.agent, rec.id,
                  result.mediapackage_id, result.workflow_id)
-        if acfg.ingest.delete_after_upload:
+        if icfg.delete_after_upload:
             store.delete(rec.id)
 
-    def _build_package(self, rec: Recording) -> IngestPackage:
-        svc = self.service
-        tracks = [t for seg in svc.store.segments(rec.id) for t in seg.tracks]
+    def _build_package(self, rec: Recording, icfg: IngestConfig) -> IngestPackage:
+        tracks = [t for seg in self.store.segments(rec.id) for t in seg.tracks]
         workdir = rec.directory / "ingest"
         workdir.mkdir(parents=True, exist_ok=True)
-        package = IngestPackage(tracks=join_tracks(tracks, workdir, svc.ffmpeg))
-        if svc.agents[rec.agent].config.ingest.legacy_catalogs:
+        package = IngestPackage(tracks=join_tracks(tracks, workdir, self.ffmpeg))
+        if icfg.legacy_catalogs:
             # Opencast <= 3.x creates the event only at ingest: its catalogs go
             # in unchanged, as every strategy's ordinary catalogs.
             _add_calendar_catalogs(rec, package, workdir)
-        svc.plugins.call_each(
-            "ocframe_pre_ingest", propagate=(IngestVeto,), agent=rec.agent,
-            recording_id=rec.id, event=rec.event, package=package, workdir=workdir,
+        self.plugins.hook.ocframe_pre_ingest(
+            agent=rec.agent, recording_id=rec.id, event=rec.event, package=package,
+            workdir=workdir,
         )
         if not package.tracks:
             raise IngestVeto("nothing to upload: no tracks were produced")
@@ -188,25 +207,28 @@ class IngestQueue:
         for element in (*package.tracks, *package.catalogs, *package.attachments):
             if element.md5 is None:
                 element.md5 = file_md5(element.path)
-        svc.store.set_package(rec.id, package)
+        self.store.set_package(rec.id, package)
         return package
 
     def _progress(self, rid: str, sent: int, total: int) -> None:
+        loop = getattr(self._local, "loop", None)
+        if loop is not None:
+            loop.beat()  # bytes moving: this worker is not hung
         self.progress[rid] = (sent, total)
         if self.on_progress:
             self.on_progress(rid, sent, total)
 
     def _fail(self, rec: Recording, attempt: int, reason: str, *, permanent: bool,
               counts: bool = True) -> None:
-        store = self.service.store
-        agent = self.service.agents[rec.agent]
+        store = self.store
         failures = store.counted_failures(rec.id) + (1 if counts else 0)
         if permanent or failures >= self.config.max_attempts:
             store.end_attempt(rec.id, attempt, "failed", reason)
             why = reason if permanent else f"gave up after {failures} failed attempts: {reason}"
             log.error("%s: upload of %s failed permanently: %s (kept on disk: %s)",
                       rec.agent, rec.id, why, rec.directory)
-            agent.set_recording_state(rec.id, RecordingState.UPLOAD_ERROR, why, error=why)
+            self.agents.set_recording_state(rec.agent, rec.id, RecordingState.UPLOAD_ERROR, why,
+                                            error=why)
             return
         delay = min(self.config.backoff_max, self.config.backoff_initial * 2 ** (attempt - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter: many agents must not retry in step

@@ -2,7 +2,7 @@
 
 ``write_config`` writes a real config file (as a user would) pointing at a
 simulator; ``AgentProcess`` runs ``ocframe run`` as a child process (so
-tests can kill it), ``InProcessAgent`` runs a :class:`ocframe.runtime.Service`
+tests can kill it), ``InProcessAgent`` runs a :class:`ocframe.service.Service`
 in this process (fast, and hooks can be observed directly).
 
 Example::
@@ -144,24 +144,26 @@ def write_config(
 
 
 class InProcessAgent:
-    """A :class:`ocframe.runtime.Service` started in this process."""
+    """A :class:`ocframe.service.Service` started in this process."""
 
     def __init__(self, config_path: Path, *, reload: bool = False,
                  plugins: Sequence[Any] = ()) -> None:
         from ..config import load_config
-        from ..runtime import Service, load_plugins
+        from ..plugins import load_plugins
+        from ..service import Service
 
         self.config_path = config_path
         config = load_config(config_path)
         registry = load_plugins(config)
-        for p in plugins:
-            registry.pm.register(p)
+        for i, p in enumerate(plugins):
+            registry.register(p, f"test-plugin-{i}")
         self.service = Service(config, registry)
         self._watcher = None
         if reload:
             from ..reload import ConfigWatcher
 
             self._watcher = ConfigWatcher(config_path, self.service.apply_config, debounce=0.2)
+            self.service.loops.add(self._watcher.loop)
 
     def __enter__(self) -> InProcessAgent:
         self.service.start()

@@ -69,3 +69,46 @@ def test_plugins_lists_problems_of_configured_modules(opencast_simulator: Openca
     assert out.returncode == 0
     assert "testsrc" in out.stdout and "multirequest" in out.stdout
     assert "no_such_plugin_module" in out.stdout and "cannot be imported" in out.stdout
+
+
+def test_check_shows_the_running_agents_loops_and_fails_on_a_failing_one(
+        opencast_simulator: OpencastSimulator, tmp_path: Path) -> None:
+    import threading
+
+    from ocframe.health import HealthFile
+    from ocframe.loops import LoopSet, SupervisedLoop
+
+    cfg = write_config(tmp_path, opencast_simulator, agents=[agent("room-h")])
+    out = run("check", "-c", str(cfg), cwd=tmp_path)
+    assert "not running here" in out.stdout and out.returncode == 0, out.stdout
+
+    failed = threading.Event()
+
+    def broken_round() -> None:
+        failed.set()
+        raise OSError(28, "No space left on device")
+
+    loops = LoopSet()
+    loops.add(SupervisedLoop("calendar-room-h", broken_round, stall_after=60.0,
+                             backoff_initial=30.0))
+    loops.add(SupervisedLoop("scheduler-room-h", lambda: failed.wait(0.1) and None,
+                             stall_after=60.0))
+    for loop in loops:
+        loop.start()
+    assert failed.wait(10)
+    (tmp_path / "var").mkdir(exist_ok=True)
+    health = HealthFile(tmp_path / "var" / "health.json", loops)
+    health.write()  # as the running service does every few seconds
+    try:
+        out = run("check", "-c", str(cfg), cwd=tmp_path)
+    finally:
+        for loop in loops:
+            loop.stop(0.5)
+    assert out.returncode == 1, out.stdout
+    lines = out.stdout.splitlines()
+    calendar = next(line for line in lines if "calendar-room-h" in line)
+    assert "FAIL" in calendar and "failing" in calendar
+    assert "No space left on device" in calendar
+    scheduler = next(line for line in lines if "scheduler-room-h" in line)
+    assert " ok " in scheduler
+    assert "some checks FAILED" in out.stdout

@@ -34,7 +34,7 @@ def test_registration_heartbeat_and_capabilities(opencast_simulator: OpencastSim
     running = InProcessAgent(cfg)
     # Free disk space is part of the capabilities; hold it still so that
     # "unchanged" means unchanged while other tests write files.
-    running.service.free_mib = lambda: 5000  # type: ignore[method-assign]
+    running.service.disk.free_mib = lambda: 5000  # type: ignore[method-assign]
     with running:
         assert sim.wait_for_agent_state("room-1", "idle")
         assert sim.wait_for(lambda: len(sim.agent_state_history("room-1")) >= 3, 10)
@@ -116,7 +116,7 @@ def test_304_means_no_parse_and_no_cache_write(opencast_simulator: OpencastSimul
         assert sim.wait_for(lambda: cache.info("room-1") is not None, 15)
         saved = cache.info("room-1")
         assert saved is not None and saved[0] == sim.calendar_etag("room-1")
-        parser = rt._calendar_parser
+        parser = rt.calendar._parser
         calls: list[int] = []
         original = parser.parse
         parser.parse = lambda *a, **k: calls.append(1) or original(*a, **k)  # type: ignore[method-assign]

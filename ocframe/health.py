@@ -1,0 +1,80 @@
+"""The health of a running agent process, readable from outside it.
+
+The process writes the health of its loops to ``health.json`` in the storage
+directory every few seconds (atomically: a reader never sees half a file),
+so ``ocframe check`` (run as another process) and monitoring scripts can tell
+which loop hangs or keeps failing without asking the process anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .loops import LoopHealth, LoopSet, SupervisedLoop
+
+log = logging.getLogger("ocframe.health")
+
+#: Seconds between writes; a file older than STALE_AFTER means no process writes it.
+WRITE_INTERVAL = 5.0
+STALE_AFTER = 30.0
+
+
+class HealthFile:
+    def __init__(self, path: Path, loops: LoopSet) -> None:
+        self.path = path
+        self.loops = loops
+        self.loop = SupervisedLoop("health-file", self._round,
+                                   stall_after=WRITE_INTERVAL + 60.0, logger=log)
+
+    def start(self) -> None:
+        self.write()
+        self.loop.start()
+
+    def stop(self) -> None:
+        self.loop.stop()
+        # No process, no health: a stale file would mislead.
+        self.path.unlink(missing_ok=True)
+
+    def _round(self) -> None:
+        if not self.loop.stopping.wait(WRITE_INTERVAL):
+            self.write()
+
+    def write(self) -> None:
+        data = {"pid": os.getpid(), "written": time.time(),
+                "loops": [h.to_json() for h in self.loops.health()]}
+        fd, tmp = tempfile.mkstemp(prefix=".health-", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=1)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    pid: int
+    written: float
+    loops: list[LoopHealth]
+
+    @property
+    def stale(self) -> bool:
+        return time.time() - self.written > STALE_AFTER
+
+
+def read_health(path: Path) -> HealthReport | None:
+    """The last health a process wrote at ``path``; None if there is none."""
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return HealthReport(int(data["pid"]), float(data["written"]),
+                            [LoopHealth(**item) for item in data["loops"]])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,127 @@
+"""One agent's recordings, from the scheduled start to "ready for upload".
+
+The scheduler calls :meth:`AgentRecordings.begin` at an event's start: the
+recording gets its directory and its row in the store before anything runs
+(the store is the truth), then a :class:`RecordingRun` supervises its inputs.
+When every input is done, :meth:`finish` decides ``capture_finished`` (some
+media) or ``capture_error`` (none) and wakes the ingest queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from .capture import RecordingRun
+from .config import AgentConfig
+from .disk import DiskMonitor
+from .events import EventBus
+from .inputs import InputSet
+from .model import Event, RecordingState, StateChange, safe_name
+from .reporter import CoreReporter
+from .scheduler import Scheduler
+from .store import RecordingStore
+
+
+@dataclass
+class RecordingParts:
+    """What recordings of one agent are made with."""
+
+    store: RecordingStore
+    bus: EventBus
+    hooks: Any  # the plugin registry's pluggy hook relay
+    inputs: InputSet
+    disk: DiskMonitor
+    scheduler: Scheduler
+    reporter: CoreReporter
+    storage: Path
+    #: Store, then report, a recording's state (the agent's, so hooks see it).
+    set_state: Callable[..., None]
+    #: The agent's state may have changed.
+    state_changed: Callable[[], None]
+    #: Recordings are ready for upload.
+    wake_ingest: Callable[[], None]
+
+
+class AgentRecordings:
+    def __init__(self, config: AgentConfig, parts: RecordingParts) -> None:
+        self.config = config
+        self.parts = parts
+        self.name = config.name
+        self.log = logging.getLogger(f"ocframe.agent.{self.name}")
+        #: The reason every input failed for good in the last recording, if so.
+        self.permanent_error: str | None = None
+
+    def directory_for(self, event: Event) -> Path:
+        stamp = event.start.strftime("%Y%m%dT%H%M%SZ")
+        name = f"{stamp}-{safe_name(event.uid, limit=64)}"
+        return self.parts.storage / "recordings" / safe_name(self.name) / name
+
+    def begin(self, event: Event) -> RecordingRun:
+        p = self.parts
+        inputs = p.inputs.select(event)
+        directory = self.directory_for(event)
+        directory.mkdir(parents=True, exist_ok=True)
+        p.disk.check_recording(self.name, event,
+                               [p.inputs.drivers[n] for n in inputs if n in p.inputs.drivers])
+        p.store.create(self.name, event, directory, inputs)
+        self.log.info("recording %s (%s) with %s until %s", event.uid, event.title,
+                      ", ".join(inputs), event.end.isoformat())
+        run = self.make_run(event, directory, inputs, {})
+        p.scheduler.adopt(event.uid, run)  # before the agent state is computed below
+        p.reporter.recording_state(event.uid, RecordingState.CAPTURING.value)
+        p.bus.emit(p.hooks.ocframe_state_change, change=StateChange(
+            self.name, None, RecordingState.CAPTURING.value, event.uid, "", time.time()))
+        run.start()
+        p.state_changed()
+        return run
+
+    def make_run(self, event: Event, directory: Path, inputs: list[str],
+                 next_segment: dict[str, int]) -> RecordingRun:
+        p = self.parts
+        run = RecordingRun(
+            recording_id=event.uid,
+            event=event,
+            end=event.end + timedelta(seconds=self.config.postroll),
+            directory=directory,
+            store=p.store,
+            bus=p.bus,
+            hooks=p.hooks,
+            on_done=self.finish,
+            max_restarts=self.config.max_restarts,
+            stall_timeout=self.config.stall_timeout,
+        )
+        for name in inputs:
+            if name in p.inputs.drivers:
+                run.add_input(p.inputs.drivers[name], p.inputs.specs[name],
+                              p.inputs.gates[name], next_segment.get(name, 0))
+        return run
+
+    def resume(self, run: RecordingRun) -> None:
+        """Go on with a recording the last process left capturing."""
+        self.parts.scheduler.adopt(run.recording_id, run)
+        self.parts.reporter.recording_state(run.recording_id, RecordingState.CAPTURING.value)
+        run.start()
+
+    def finish(self, run: RecordingRun) -> None:
+        p = self.parts
+        have_media = any(seg.tracks for seg in p.store.segments(run.recording_id))
+        if have_media:
+            p.set_state(run.recording_id, RecordingState.CAPTURE_FINISHED, "; ".join(run.errors))
+            self.permanent_error = None
+        else:
+            reason = "; ".join(run.errors) or "no media produced"
+            p.set_state(run.recording_id, RecordingState.CAPTURE_ERROR, reason, error=reason)
+            if run.permanent_failure:
+                self.permanent_error = reason
+            self.log.error("recording %s failed: %s", run.recording_id, reason)
+        p.scheduler.run_finished(run.recording_id)
+        p.state_changed()
+        if have_media:
+            p.wake_ingest()
+
