@@ -98,7 +98,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     for stype in (CAPTURE_ADMIN, SCHEDULER, INGEST):
         try:
             url = client.registry.lookup(stype)
-            print(f"core        ok    {stype} at {url}")
+            refused = client.registry.refused.get(stype)
+            if refused:
+                ok = False
+                print(f"core        FAIL  {refused}")
+            else:
+                print(f"core        ok    {stype} at {url}")
         except CoreError as exc:
             ok = False
             print(f"core        FAIL  {stype}: {exc.reason}")

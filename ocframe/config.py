@@ -56,13 +56,36 @@ class CoreConfig(_Model):
     timeout: float = Field(30.0, gt=0, description="seconds for small requests")
     #: Per-service overrides of the service registry: service type -> base URL.
     services: dict[str, str] = Field(default_factory=dict)
+    #: Further origins (``https://ingest.example.edu``) that may receive the
+    #: credentials, e.g. a separate ingest node the service registry names.
+    #: The origin of ``url`` and of every ``services`` entry is always trusted.
+    trusted_hosts: list[str] = Field(default_factory=list)
 
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError("must be an http:// or https:// URL")
-        return v.rstrip("/")
+        return _http_url(v)
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, v: dict[str, str]) -> dict[str, str]:
+        return {k: _http_url(u) for k, u in v.items()}
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _trusted(cls, v: list[str]) -> list[str]:
+        return [_http_url(u) for u in v]
+
+
+def _http_url(v: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", v):
+        raise ValueError("must be an http:// or https:// URL")
+    if "@" in v.split("/", 3)[2]:
+        # It would be logged, printed by `ocframe config` and sent to every
+        # host: credentials belong in core.user and core.password.
+        raise ValueError("must not contain a user or password (use core.user and"
+                         " core.password = \"${NAME}\")")
+    return v.rstrip("/")
 
 
 class IngestConfig(_Model):

@@ -3,6 +3,11 @@ core's answers into clear errors.
 
 Redirects are never followed: the core answers an unauthenticated request
 with a 302 to its login page, and following it would look like success.
+
+Credentials go only to trusted origins (the configured core URL, service
+overrides, ``core.trusted_hosts``): the service registry's answer decides
+where requests go, and a core whose ``server.url`` is ``http://localhost``
+or some other host must not receive the password in clear text.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
@@ -60,8 +66,15 @@ class CoreSession:
             self.auth = HTTPDigestAuth(core.user, password)
         else:
             self.auth = HTTPBasicAuth(core.user, password)
-        self.session.auth = self.auth
+        # Not session.auth: that would go to whatever host a request names.
+        self.trusted = {origin(core.url)}
+        self.trusted.update(origin(u) for u in core.services.values())
+        self.trusted.update(origin(u) for u in core.trusted_hosts)
         self._lock = threading.Lock()
+
+    def trusts(self, url: str) -> bool:
+        """May ``url`` receive the credentials?"""
+        return origin(url) in self.trusted
 
     def close(self) -> None:
         self.session.close()
@@ -92,6 +105,7 @@ class CoreSession:
                 url,
                 timeout=timeout or self.core.timeout,
                 allow_redirects=False,
+                auth=self.auth if self.trusts(url) else _NoAuth(),
                 **kwargs,
             )
         except requests.exceptions.SSLError as exc:
@@ -138,6 +152,24 @@ class CoreSession:
             status=status,
             retryable=status >= 500 or status in (408, 429),
         )
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, ports made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
+
+
+class _NoAuth(AuthBase):
+    """Explicitly none (``auth=None`` would let a session default apply)."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
 
 
 def _gist(resp: requests.Response) -> str:

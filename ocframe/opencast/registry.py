@@ -1,10 +1,20 @@
-"""The service registry: where each core service lives."""
+"""The service registry: where each core service lives.
+
+The registry's answer is checked before it is used: a URL that is not
+http(s), that would downgrade an https core to http, or that names a host
+the operator did not trust (``core.url``, ``core.services``,
+``core.trusted_hosts``) is refused with a clear error, and the service is
+reached at the same path on the configured core instead (it is what a
+core with a wrong ``server.url``, often ``http://localhost:8080``, means).
+``refused`` keeps the reason, so ``ocframe check`` fails on it.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import CoreError
 from .http import CoreSession
@@ -26,6 +36,8 @@ class ServiceRegistry:
         self.core = core
         self._known: dict[str, str] = {}
         self._lock = threading.Lock()
+        #: Service type -> why the registry's answer was not used.
+        self.refused: dict[str, str] = {}
 
     def lookup(self, service_type: str, *, refresh: bool = False) -> str:
         override = self.core.core.services.get(service_type)
@@ -71,8 +83,32 @@ class ServiceRegistry:
                 continue
             host, path = as_str(entry.get("host")), as_str(entry.get("path"))
             if host:
-                return f"{host.rstrip('/')}/{path.strip('/')}".rstrip("/")
+                return self.vet(service_type, f"{host.rstrip('/')}/{path.strip('/')}".rstrip("/"))
         raise CoreError(f"service registry: no available {service_type} service")
+
+    def vet(self, service_type: str, url: str) -> str:
+        """``url`` if it is safe to send credentials there, else the same
+        path on the configured core (and the reason in ``refused``)."""
+        core_url = self.core.core.url
+        parts, core = urlsplit(url), urlsplit(core_url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            problem = "is not an http(s) URL"
+        elif core.scheme == "https" and parts.scheme.lower() == "http":
+            problem = "would downgrade the https core to plain http"
+        elif not self.core.trusts(url):
+            problem = ("is neither the configured core nor in core.trusted_hosts, so it would"
+                       " get the password")
+        else:
+            self.refused.pop(service_type, None)
+            return url
+        fallback = f"{core.scheme}://{core.netloc}/{parts.path.strip('/')}".rstrip("/")
+        reason = (f"the service registry names {url!r} for {service_type}, which {problem};"
+                  f" using {fallback} instead (fix Opencast's server.url, or add the host to"
+                  " core.trusted_hosts if it is yours)")
+        if self.refused.get(service_type) != reason:
+            log.error("%s", reason)
+        self.refused[service_type] = reason
+        return fallback
 
 
 def _flag(value: Any, default: bool) -> bool:

@@ -112,3 +112,18 @@ def test_check_shows_the_running_agents_loops_and_fails_on_a_failing_one(
     scheduler = next(line for line in lines if "scheduler-room-h" in line)
     assert " ok " in scheduler
     assert "some checks FAILED" in out.stdout
+
+
+def test_check_fails_when_the_registry_names_an_untrusted_host(
+        opencast_simulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sim = opencast_simulator_factory(ingest_host="127.0.0.1")  # a separate ingest node
+    cfg = write_config(tmp_path, sim, agents=[agent("room-t")])
+    out = run("check", "-c", str(cfg), cwd=tmp_path)
+    assert out.returncode == 1, out.stdout
+    line = next(x for x in out.stdout.splitlines() if "org.opencastproject.ingest" in x)
+    assert "FAIL" in line and sim.ingest_url in line and "core.trusted_hosts" in line
+    trusted = write_config(tmp_path, sim, agents=[agent("room-t")],
+                           extra={"core": {"trusted_hosts": [sim.ingest_url]}})
+    out = run("check", "-c", str(trusted), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout
+    assert f"org.opencastproject.ingest at {sim.ingest_url}/ingest" in out.stdout

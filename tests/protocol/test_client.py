@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ocframe.config import CoreConfig
 from ocframe.errors import AuthError, CoreError
 from ocframe.opencast.http import FilePart, TextPart
 from ocframe.opencast.registry import CAPTURE_ADMIN, INGEST, SCHEDULER
@@ -22,7 +23,7 @@ def test_registry_object_array_and_empty_forms(opencast_simulator_factory) -> No
     sim = opencast_simulator_factory(ingest_host="127.0.0.1")
     # Several ingest hosts: the core lists the least loaded first.
     sim.add_service(INGEST, sim.url)
-    client = make_client(sim)
+    client = make_client(sim, trusted_hosts=[sim.ingest_url])  # a separate ingest node
     try:
         assert client.registry.lookup(CAPTURE_ADMIN) == f"{sim.url}/capture-admin"
         assert client.registry.lookup(INGEST) == f"{sim.ingest_url}/ingest"
@@ -158,3 +159,74 @@ def test_a_calendar_with_a_wrong_content_type_is_still_a_calendar(
         assert resp.body is not None and uid.encode() in resp.body
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("answer, problem", [
+    ("http://other-host.invalid:8080/ingest", "neither the configured core nor in"),
+    ("http://localhost:8080/ingest", "neither the configured core nor in"),
+    ("ftp://oc.example.edu/ingest", "not an http(s) URL"),
+    ("javascript:alert(1)", "not an http(s) URL"),
+])
+def test_the_registry_cannot_send_the_password_to_another_host(
+        answer: str, problem: str, caplog: pytest.LogCaptureFixture) -> None:
+    from ocframe.opencast.http import CoreSession
+    from ocframe.opencast.registry import ServiceRegistry
+
+    core = CoreConfig(url="http://oc.example.edu", password="ca-secret")  # type: ignore[arg-type]
+    registry = ServiceRegistry(CoreSession(core))
+    with caplog.at_level(logging.ERROR):
+        url = registry.vet(INGEST, answer)
+        registry.vet(INGEST, answer)
+    # The same path on the configured core, which is trusted.
+    assert url.startswith("http://oc.example.edu")
+    assert problem in registry.refused[INGEST]
+    assert sum(problem in r.getMessage() for r in caplog.records) == 1  # once, not per call
+    assert "ca-secret" not in caplog.text
+
+
+def test_an_untrusted_host_gets_no_credentials_even_when_asked_directly(
+        opencast_simulator_factory) -> None:  # type: ignore[no-untyped-def]
+    sim = opencast_simulator_factory(ingest_host="127.0.0.1")
+    client = make_client(sim)
+    try:
+        # The registry names the separate ingest node, which nobody trusted.
+        assert client.registry.lookup(INGEST) == f"{sim.url}/ingest"
+        assert "core.trusted_hosts" in client.registry.refused[INGEST]
+        from ocframe.opencast.http import ServiceHttp
+
+        with pytest.raises(AuthError):  # the node wants credentials, and got none
+            ServiceHttp(client.session, f"{sim.ingest_url}/ingest").get("createMediaPackage")
+        assert sim.requests[-1].path.endswith("createMediaPackage")
+        assert sim.requests[-1].user is None
+    finally:
+        client.close()
+    trusted = make_client(sim, trusted_hosts=[sim.ingest_url])
+    try:
+        assert trusted.registry.lookup(INGEST) == f"{sim.ingest_url}/ingest"
+        assert INGEST not in trusted.registry.refused
+        trusted.ingest_service().get("createMediaPackage")
+        assert sim.requests[-1].user == "ca"
+    finally:
+        trusted.close()
+
+
+def test_an_https_core_is_never_downgraded_by_the_registry() -> None:
+    from ocframe.opencast.http import CoreSession
+    from ocframe.opencast.registry import ServiceRegistry
+
+    core = CoreConfig(url="https://oc.example.edu", password="x",  # type: ignore[arg-type]
+                      trusted_hosts=["http://oc.example.edu"])
+    registry = ServiceRegistry(CoreSession(core))
+    assert registry.vet(INGEST, "http://oc.example.edu/ingest") == \
+        "https://oc.example.edu/ingest"
+    assert "downgrade" in registry.refused[INGEST]
+    assert registry.vet(INGEST, "https://oc.example.edu:443/ingest") == \
+        "https://oc.example.edu:443/ingest"
+    assert INGEST not in registry.refused
+
+
+def test_a_password_inside_the_core_url_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="must not contain a user or password"):
+        CoreConfig(url="https://ca:s3cret@oc.example.edu")
