@@ -10,15 +10,17 @@ outage; anything else is the supervised loop's to log and retry.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from .config import CalendarConfig
 from .errors import CoreError
 from .loops import SupervisedLoop
-from .model import Event
+from .model import Event, printable
 from .opencast.calendar import CalendarError, CalendarParser
 from .opencast.client import OpencastClient
 from .schedule import ScheduleCache
@@ -36,6 +38,7 @@ class CalendarPoller:
         self.log = logging.getLogger(f"ocframe.agent.{agent}")
         self._etag: str | None = None
         self._failing = False
+        self._clamped: set[str] = set()
         # Remembers this agent's last calendar: only changed events are re-parsed.
         self._parser = CalendarParser()
         self._wake = threading.Event()
@@ -46,6 +49,7 @@ class CalendarPoller:
     def load_cached(self) -> list[Event]:
         """The schedule saved by the last run (the core may be down now)."""
         events, self._etag = self.cache.load(self.agent)
+        events = self._sane(events)
         if events:
             self.log.info("loaded %d cached event(s)", len(events))
         return events
@@ -68,7 +72,8 @@ class CalendarPoller:
     def poll(self) -> None:
         cutoff = int((time.time() + self.config.lookahead) * 1000)
         try:
-            resp = self.client.fetch_calendar(self.agent, cutoff, self._etag)
+            resp = self.client.fetch_calendar(self.agent, cutoff, self._etag,
+                                              max_bytes=self.config.max_mib << 20)
             if resp.status == 304:
                 self._answered()
                 return
@@ -81,11 +86,28 @@ class CalendarPoller:
         # The scheduler first: a cache that cannot be written (a full disk)
         # must not keep a good schedule from being recorded. The ETag only
         # once both are done, or the next 304 would hide what was not saved.
-        self._on_events(events)
+        self._on_events(self._sane(events))
         self.cache.save(self.agent, events, resp.etag, body=resp.body)
         self._etag = resp.etag
         self._answered()
         self.log.info("calendar: %d event(s)", len(events))
+
+    def _sane(self, events: list[Event]) -> list[Event]:
+        """Events cut to the configured maximum length (warned once each)."""
+        longest = timedelta(hours=self.config.max_event_hours)
+        out = []
+        for event in events:
+            if event.end - event.start > longest:
+                if event.uid not in self._clamped:
+                    self.log.warning(
+                        "event %s (%s) lasts %s, longer than calendar.max_event_hours = %g:"
+                        " recording only its first %g hours", printable(event.uid),
+                        printable(event.title), event.end - event.start,
+                        self.config.max_event_hours, self.config.max_event_hours)
+                    self._clamped.add(event.uid)
+                event = dataclasses.replace(event, end=event.start + longest)
+            out.append(event)
+        return out
 
     def _answered(self) -> None:
         if self._failing:

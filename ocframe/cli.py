@@ -25,14 +25,9 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # urllib3 logs every retry and connection; ours say what matters.
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
-    logging.getLogger("watchdog").setLevel(logging.WARNING)
+    from .logs import setup_logging
+
+    setup_logging(level)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -41,6 +36,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .service import Service
     from .systemd import notify, start_watchdog
 
+    # Recordings, the store and the health file are nobody else's business;
+    # the systemd unit sets UMask= too, this covers every other way to start.
+    os.umask(os.umask(0o027) | 0o027)
     path = _config_path(args)
     config = load_config(path)
     _setup_logging(args.log_level or config.log_level)
@@ -222,15 +220,18 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_recordings(args: argparse.Namespace) -> int:
     from .model import RecordingState
+    from .model import printable as p
     from .store import RecordingStore
 
+    # Ids, titles and reasons come from the calendar and the core: printed
+    # through printable(), a title cannot rewrite the operator's terminal.
     config: OcframeConfig = load_config(_config_path(args))
-    store = RecordingStore(config.storage.directory / "recordings.db")
+    store = RecordingStore(config.storage.directory / "recordings.db", set_aside_corrupt=False)
     if args.action == "list":
         recs = store.recordings()
         for r in recs:
-            print(f"{r.id:<40} {r.agent:<14} {r.state:<17} {r.event.start:%Y-%m-%d %H:%M} "
-                  f"{r.event.title[:40]}")
+            print(f"{p(r.id, limit=60):<40} {r.agent:<14} {r.state:<17}"
+                  f" {r.event.start:%Y-%m-%d %H:%M} {p(r.event.title, limit=40)}")
         if not recs:
             print("no recordings")
         return 0
@@ -239,26 +240,28 @@ def cmd_recordings(args: argparse.Namespace) -> int:
         return 2
     rec = store.get(args.id)
     if rec is None:
-        print(f"no recording {args.id!r}", file=sys.stderr)
+        print(f"no recording {p(args.id)!r}", file=sys.stderr)
         return 1
     if args.action == "show":
-        print(f"id:        {rec.id}\nagent:     {rec.agent}\ntitle:     {rec.event.title}")
+        print(f"id:        {p(rec.id)}\nagent:     {rec.agent}\n"
+              f"title:     {p(rec.event.title)}")
         print(f"scheduled: {rec.event.start.isoformat()} - {rec.event.end.isoformat()}")
         print(f"state:     {rec.state}\ndirectory: {rec.directory}")
         if rec.error:
-            print(f"error:     {rec.error}")
+            print(f"error:     {p(rec.error, limit=None)}")
         print("segments:")
         for s in store.segments(rec.id):
             files = ", ".join(f"{t.path.name} ({t.flavor})" for t in s.tracks) or "-"
-            print(f"  {s.input} #{s.segment}: {files}{'  error: ' + s.error if s.error else ''}")
+            error = f"  error: {p(s.error, limit=None)}" if s.error else ""
+            print(f"  {s.input} #{s.segment}: {p(files, limit=None)}{error}")
         print("states:")
         for at, state, detail in store.history(rec.id):
             print(f"  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))} {state}"
-                  f"{'  ' + detail if detail else ''}")
+                  f"{'  ' + p(detail, limit=None) if detail else ''}")
         print("uploads:")
         for a in store.attempts(rec.id):
             outcome = a["outcome"] or "running"
-            print(f"  #{a['attempt']} {a['method']} {outcome} {a['detail'] or ''}")
+            print(f"  #{a['attempt']} {a['method']} {outcome} {p(a['detail'] or '', limit=None)}")
         return 0
     if args.action == "retry":
         if rec.state == RecordingState.CAPTURING:
@@ -266,16 +269,16 @@ def cmd_recordings(args: argparse.Namespace) -> int:
             return 1
         store.reset_attempts(rec.id)
         store.set_state(rec.id, RecordingState.CAPTURE_FINISHED, "operator asked to re-ingest")
-        print(f"{rec.id} queued for upload; a running agent picks it up within seconds")
+        print(f"{p(rec.id)} queued for upload; a running agent picks it up within seconds")
         return 0
     if args.action == "delete":
         if rec.state not in (RecordingState.UPLOAD_FINISHED, RecordingState.UPLOAD_ERROR,
                              RecordingState.CAPTURE_ERROR) and not args.force:
-            print(f"{rec.id} is {rec.state}, not yet ingested; add --force to delete it anyway",
+            print(f"{p(rec.id)} is {rec.state}, not yet ingested; add --force to delete it anyway",
                   file=sys.stderr)
             return 1
         store.delete(rec.id)
-        print(f"{rec.id} deleted with its files")
+        print(f"{p(rec.id)} deleted with its files")
         return 0
     return 2
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,9 +29,15 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .config_secrets import (
+    check_literal_secret,
+    dotted,
+    read_secrets,
+    resolve,
+    secrets_path,
+)
 from .errors import ConfigError
 
-_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _FLAVOR = r"^[^/\s]+/[^/\s]+$"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
@@ -118,6 +123,11 @@ class InputConfig(_Model):
 class CalendarConfig(_Model):
     poll_interval: float = Field(60.0, gt=0, description="seconds between calendar polls")
     lookahead: float = Field(14 * 86400.0, gt=0, description="seconds: the cutoff")
+    #: Longer events are cut to this length (with a warning): an event that
+    #: runs until 9999 would record until the disk is full and hold the room.
+    max_event_hours: float = Field(8.0, gt=0, description="hours")
+    #: A larger calendar is refused as it arrives (10,000 events are ~30 MiB).
+    max_mib: int = Field(256, gt=0, description="MiB")
 
 
 class AgentConfig(_Model):
@@ -268,8 +278,8 @@ def load_config(path: Path | str) -> OcframeConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
 
-    secrets_path = _secrets_path(raw, path, env)
-    secrets = _read_secrets(secrets_path) if secrets_path else {}
+    secrets_file = secrets_path(raw, path, env)
+    secrets = read_secrets(secrets_file) if secrets_file else {}
     if isinstance(secrets.get("core"), dict):
         core = raw.setdefault("core", {})
         if isinstance(core, dict):
@@ -277,8 +287,8 @@ def load_config(path: Path | str) -> OcframeConfig:
                 core.setdefault(k, f"${{__secrets_core_{k}}}")
                 secrets[f"__secrets_core_{k}"] = v
     refs: set[tuple[Any, ...]] = set()
-    resolved = _resolve(raw, (), env, secrets, refs, path)
-    _check_literal_secret(raw, refs, ("core", "password"), path)
+    resolved = resolve(raw, (), env, secrets, refs, path)
+    check_literal_secret(raw, refs, ("core", "password"), path)
     try:
         config = OcframeConfig(**resolved)
     except ValidationError as exc:
@@ -289,78 +299,6 @@ def load_config(path: Path | str) -> OcframeConfig:
     return config
 
 
-def _secrets_path(raw: dict[str, Any], config_path: Path, env: Mapping[str, str]) -> Path | None:
-    value = env.get("OCFRAME_SECRETS_FILE") or raw.get("secrets_file")
-    if value:
-        p = Path(value)
-        return p if p.is_absolute() else config_path.parent / p
-    default = config_path.parent / "secrets.toml"
-    return default if default.exists() else None
-
-
-def _read_secrets(path: Path) -> dict[str, Any]:
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ConfigError(f"{path}: secrets file cannot be read: {exc}") from exc
-    if mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise ConfigError(
-            f"{path}: secrets file is readable by other users (mode {stat.S_IMODE(mode):o});"
-            f" run: chmod 600 {path}"
-        )
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: secrets file is not valid TOML: {exc}") from exc
-
-
-def _resolve(
-    node: Any,
-    where: tuple[Any, ...],
-    env: Mapping[str, str],
-    secrets: Mapping[str, Any],
-    refs: set[tuple[Any, ...]],
-    path: Path,
-) -> Any:
-    if isinstance(node, dict):
-        return {k: _resolve(v, (*where, k), env, secrets, refs, path) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolve(v, (*where, i), env, secrets, refs, path) for i, v in enumerate(node)]
-    if isinstance(node, str):
-        m = _REF.match(node)
-        if m:
-            name = m.group(1)
-            refs.add(where)
-            if name in env:
-                return env[name]
-            if name in secrets and isinstance(secrets[name], str | int | float):
-                return str(secrets[name])
-            raise ConfigError(
-                f"{path}: {_dotted(where)}: ${{{name}}} is set neither in the environment"
-                " nor in the secrets file"
-            )
-    return node
-
-
-def _check_literal_secret(
-    raw: dict[str, Any],
-    refs: set[tuple[Any, ...]],
-    where: tuple[Any, ...],
-    path: Path,
-) -> None:
-    node: Any = raw
-    for part in where:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return
-    if node not in (None, "") and where not in refs:
-        raise ConfigError(
-            f"{path}: {_dotted(where)}: secrets may not be written in the config file;"
-            ' write "${NAME}" and set NAME in the environment or the secrets file'
-        )
-
-
 def check_driver_secrets(config: OcframeConfig, agent_index: int, input_index: int,
                          secret_fields: list[str]) -> None:
     """Refuse literal values for a driver's secret settings (SecretStr fields)."""
@@ -368,21 +306,14 @@ def check_driver_secrets(config: OcframeConfig, agent_index: int, input_index: i
     source = config.source or Path("<config>")
     for fname in secret_fields:
         where = ("agents", agent_index, "inputs", input_index, "settings", fname)
-        _check_literal_secret(raw, set(config._secret_refs), where, source)
-
-
-def _dotted(where: tuple[Any, ...]) -> str:
-    out = ""
-    for part in where:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+        check_literal_secret(raw, set(config._secret_refs), where, source)
 
 
 def _describe(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
     lines = [f"{path}: invalid configuration"]
     for err in exc.errors():
         loc = tuple(err["loc"])
-        lines.append(f"  {_dotted(loc) or '(top level)'}{_agent_hint(loc, data)}: {err['msg']}")
+        lines.append(f"  {dotted(loc) or '(top level)'}{_agent_hint(loc, data)}: {err['msg']}")
     return "\n".join(lines)
 
 

@@ -73,6 +73,28 @@ def safe_name(text: str, *, limit: int = 80) -> str:
     return cleaned or "unnamed"
 
 
+def unique_name(text: str, *, limit: int = 48) -> str:
+    """A file-system-safe name that is one-to-one for untrusted text: the
+    readable :func:`safe_name` plus a hash of the raw text, so ``lec 1`` and
+    ``lec:1`` (both ``lec_1``) or two non-ASCII UIDs never share a name."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+    return f"{safe_name(text, limit=limit)}-{digest}"
+
+
+# C0 and C1 controls and the bidirectional overrides that reorder a terminal
+# line; newlines and tabs too, since one log record must stay one line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object, *, limit: int | None = 300) -> str:
+    """Untrusted text (titles, UIDs, the core's answers) safe for one log line
+    or a terminal: control characters become visible escapes (``\\x1b``,
+    ``\\n``), and very long text is cut with an ellipsis."""
+    out = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"),
+                       str(text))
+    return out if limit is None or len(out) <= limit else out[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class Event:
     """One scheduled event from the core's calendar.

@@ -22,7 +22,7 @@ from .config import AgentConfig
 from .disk import DiskMonitor
 from .events import EventBus
 from .inputs import InputSet
-from .model import Event, RecordingState, StateChange, safe_name
+from .model import Event, RecordingState, StateChange, printable, safe_name, unique_name
 from .reporter import CoreReporter
 from .scheduler import Scheduler
 from .store import RecordingStore
@@ -57,20 +57,31 @@ class AgentRecordings:
         #: The reason every input failed for good in the last recording, if so.
         self.permanent_error: str | None = None
 
-    def directory_for(self, event: Event) -> Path:
+    def new_directory(self, event: Event) -> Path:
+        """A directory of this recording's own: named one-to-one after the raw
+        UID, and never one that exists already (a second recording writing
+        into it could lose both)."""
         stamp = event.start.strftime("%Y%m%dT%H%M%SZ")
-        name = f"{stamp}-{safe_name(event.uid, limit=64)}"
-        return self.parts.storage / "recordings" / safe_name(self.name) / name
+        base = self.parts.storage / "recordings" / safe_name(self.name)
+        base.mkdir(parents=True, exist_ok=True)
+        name = f"{stamp}-{unique_name(event.uid)}"
+        for attempt in range(1000):
+            directory = base / (name if attempt == 0 else f"{name}.{attempt}")
+            try:
+                directory.mkdir()
+            except FileExistsError:
+                continue
+            return directory
+        raise OSError(f"no free directory name for recording {printable(event.uid)} in {base}")
 
     def begin(self, event: Event) -> RecordingRun:
         p = self.parts
         inputs = p.inputs.select(event)
-        directory = self.directory_for(event)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = self.new_directory(event)
         p.disk.check_recording(self.name, event,
                                [p.inputs.drivers[n] for n in inputs if n in p.inputs.drivers])
         p.store.create(self.name, event, directory, inputs)
-        self.log.info("recording %s (%s) with %s until %s", event.uid, event.title,
+        self.log.info("recording %s (%s) with %s until %s", event.uid, printable(event.title),
                       ", ".join(inputs), event.end.isoformat())
         run = self.make_run(event, directory, inputs, {})
         p.scheduler.adopt(event.uid, run)  # before the agent state is computed below

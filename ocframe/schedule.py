@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from .model import Event
+from .store_schema import set_aside
 
 log = logging.getLogger("ocframe.schedule")
 
@@ -35,6 +36,16 @@ class ScheduleCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
+        try:
+            self._prepare()
+        except sqlite3.DatabaseError as exc:
+            # Only a copy of what the core sends again at the next poll.
+            moved = set_aside(path, exc)
+            log.error("the schedule cache %s was damaged (%s), kept as %s; starting a new one",
+                      path, exc, moved)
+            self._prepare()
+
+    def _prepare(self) -> None:
         with self._connect() as db:
             db.executescript(SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(schedule)")}
@@ -48,10 +59,14 @@ class ScheduleCache:
 
     def load(self, agent: str) -> tuple[list[Event], str | None]:
         """The agent's cached events (those not ended long ago) and ETag."""
-        with self._lock, self._connect() as db:
-            row = db.execute(
-                "SELECT etag, events_json, calendar FROM schedule WHERE agent = ?", (agent,)
-            ).fetchone()
+        try:
+            with self._lock, self._connect() as db:
+                row = db.execute(
+                    "SELECT etag, events_json, calendar FROM schedule WHERE agent = ?", (agent,)
+                ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            log.error("%s: cached schedule unreadable (%s); starting without it", agent, exc)
+            return [], None
         if row is None:
             return [], None
         etag, events_json, calendar = row

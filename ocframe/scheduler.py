@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from .loops import SupervisedLoop
-from .model import Event
+from .model import Event, printable
 
 log = logging.getLogger("ocframe.scheduler")
 
@@ -60,6 +60,7 @@ class Scheduler:
         self._cond = threading.Condition()
         self._stopping = False
         self._waiting_reported: set[str] = set()
+        self._warned: set[str] = set()
         # A failing tick is retried within a second: the clock must go on.
         self.loop = SupervisedLoop(f"scheduler-{agent}", self._round, stall_after=10.0,
                                    wake=self.wake, backoff_initial=0.25, backoff_max=MAX_SLEEP,
@@ -140,8 +141,12 @@ class Scheduler:
                     next_due = min(next_due, (stop_at - now).total_seconds())
         busy = [r for r in self._runs.values() if not r.stop_requested.is_set()]
         for ev in self._events:
-            begin = ev.start - self.preroll
-            end = ev.end + self.postroll
+            try:
+                begin = ev.start - self.preroll
+                end = ev.end + self.postroll
+            except OverflowError:
+                self._warn_once(ev, "its dates cannot take the pre-/post-roll")
+                continue
             if ev.uid in self._runs or now >= end:
                 continue
             if now < begin:
@@ -154,11 +159,25 @@ class Scheduler:
                     self._waiting_reported.add(ev.uid)
                     log.warning(
                         "%s: event %s overlaps recording %s; it starts when that one ends",
-                        self.agent, ev.uid, busy[0].event.uid,
+                        self.agent, printable(ev.uid), printable(busy[0].event.uid),
                     )
                 continue
-            run = self._start(ev)
+            try:
+                run = self._start(ev)
+            except Exception as exc:
+                # This event's start failed (a full disk, a directory that
+                # cannot be made): the others must still start on time. A
+                # later tick tries again unless the store already holds it.
+                self._warn_once(ev, f"cannot start: {type(exc).__name__}: {exc}")
+                next_due = min(next_due, MAX_SLEEP)
+                continue
             if run is not None:
                 self._runs[ev.uid] = run
                 busy.append(run)
         return next_due
+
+    def _warn_once(self, ev: Event, problem: str) -> None:
+        key = f"{ev.uid}\0{problem}"
+        if key not in self._warned:
+            self._warned.add(key)
+            log.error("%s: event %s %s", self.agent, printable(ev.uid), problem)

@@ -12,6 +12,7 @@ The schema and its migrations are in :mod:`ocframe.store_schema`.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sqlite3
 import threading
@@ -22,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import Event, IngestPackage, RecordingState, Track
-from .store_schema import migrate
+from .model import Event, IngestPackage, RecordingState, Track, printable
+from .store_schema import StoreError, check_and_migrate, set_aside
+
+log = logging.getLogger("ocframe.store")
 
 #: States in which a recording still needs work from us.
 CAPTURING_STATES = {RecordingState.CAPTURING.value}
@@ -64,13 +67,35 @@ class Recording:
 class RecordingStore:
     """Thread-safe access to the recording database."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, set_aside_corrupt: bool = True) -> None:
+        """Open (and upgrade) the store. A database SQLite finds corrupt is,
+        with ``set_aside_corrupt`` (the agent), renamed beside it and a new
+        one started, so the agent records instead of crash-looping; without
+        (operator commands), it is an error naming the file."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
         self._write_lock = threading.Lock()
         with self._write_lock:
-            migrate(self._db(), self.path)
+            try:
+                check_and_migrate(self._db(), self.path)
+            except sqlite3.DatabaseError as exc:
+                self._close_connection()
+                if not set_aside_corrupt:
+                    raise StoreError(f"the recording store {path} is damaged ({exc}); the"
+                                     " agent sets it aside when it starts") from None
+                moved = set_aside(path, exc)
+                log.error("the recording store %s was damaged (%s) and is kept as %s; a new"
+                          " store is started. Recordings already on disk under %s are not"
+                          " lost, but are no longer listed: re-ingest or copy them by hand",
+                          path, exc, moved, path.parent / "recordings")
+                check_and_migrate(self._db(), self.path)
+
+    def _close_connection(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -172,8 +197,19 @@ class RecordingStore:
             for table in ("segments", "ingest_attempts", "checkpoints", "state_history"):
                 db.execute(f"DELETE FROM {table} WHERE recording_id = ?", (recording_id,))
             db.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
-        if rec is not None:
-            shutil.rmtree(rec.directory, ignore_errors=True)
+        if rec is None:
+            return
+        # Never a directory another recording lives in, or that holds one
+        # (stores from before unique directory names could share one).
+        mine = rec.directory.resolve()
+        for (other,) in self._db().execute("SELECT directory FROM recordings").fetchall():
+            theirs = Path(other).resolve()
+            if theirs == mine or mine in theirs.parents or theirs in mine.parents:
+                log.warning("recording %s deleted from the store; its directory %s is kept:"
+                            " recording files of another recording are in %s",
+                            printable(recording_id), mine, theirs)
+                return
+        shutil.rmtree(rec.directory, ignore_errors=True)
 
     # -- segments ----------------------------------------------------------
     def begin_segment(self, recording_id: str, input_name: str, segment: int,

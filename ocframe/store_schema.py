@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from pathlib import Path
 
 from .errors import OcframeError
@@ -117,3 +118,23 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
                 db.execute("ROLLBACK")
             raise StoreError(f"{path}: upgrading the store to schema {target} failed: {exc}"
                              " (nothing was changed by that step)") from exc
+
+
+def check_and_migrate(db: sqlite3.Connection, path: Path) -> None:
+    """:func:`migrate`, after SQLite's quick integrity check (a damaged page
+    must show now, not in the middle of a recording)."""
+    result = db.execute("PRAGMA quick_check").fetchone()
+    if result is None or result[0] != "ok":
+        raise sqlite3.DatabaseError(f"integrity check: {result[0] if result else 'no answer'}")
+    migrate(db, path)
+
+
+def set_aside(path: Path, reason: BaseException) -> Path:
+    """Rename a damaged database (and its WAL files) out of the way."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    moved = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            part.rename(moved.with_name(moved.name + suffix))
+    return moved

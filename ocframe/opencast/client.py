@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
+import requests
+
 from ..config import CoreConfig
 from ..errors import CoreError
 from .http import CoreSession, ServiceHttp
@@ -88,22 +90,38 @@ class OpencastClient:
         return True
 
     # -- calendar ------------------------------------------------------------
-    def fetch_calendar(self, agent: str, cutoff_ms: int, etag: str | None) -> CalendarResponse:
+    def fetch_calendar(self, agent: str, cutoff_ms: int, etag: str | None,
+                       max_bytes: int = 256 << 20) -> CalendarResponse:
+        """The agent's calendar, or 304 for the ``etag`` given. A body larger
+        than ``max_bytes`` is refused while it arrives (memory is bounded)."""
         headers = {"If-None-Match": etag} if etag else {}
         resp = self.service(SCHEDULER).get(
             "calendars",
             params={"agentid": agent, "cutoff": str(cutoff_ms)},
             headers=headers,
             expect=(200, 304),
+            stream=True,
         )
-        if resp.status_code == 304:
-            return CalendarResponse(304, None, etag)
+        try:
+            if resp.status_code == 304:
+                return CalendarResponse(304, None, etag)
+            body = bytearray()
+            for chunk in resp.iter_content(1 << 20):
+                body += chunk
+                if len(body) > max_bytes:
+                    raise CoreError(f"calendar for {agent} is larger than {max_bytes >> 20} MiB"
+                                    " (calendar.max_mib); refused")
+        except requests.RequestException as exc:
+            raise CoreError(f"calendar for {agent}: {type(exc).__name__}: {exc}") from None
+        finally:
+            resp.close()
+        content = bytes(body)
         ctype = resp.headers.get("Content-Type", "")
         if ctype and "calendar" not in ctype and "text/plain" not in ctype:
             # Liberal in what we accept: a calendar is a calendar whatever its
             # label; anything else (a proxy's HTML error page) is an error.
-            if not resp.content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"BEGIN:VCALENDAR"):
+            if not content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"BEGIN:VCALENDAR"):
                 raise CoreError(f"calendar for {agent}: unexpected Content-Type {ctype!r}")
             log.debug("calendar for %s labelled %r; accepted as a calendar", agent, ctype)
         # ETag kept verbatim: the core compares it as an exact string.
-        return CalendarResponse(200, resp.content, resp.headers.get("ETag"))
+        return CalendarResponse(200, content, resp.headers.get("ETag"))

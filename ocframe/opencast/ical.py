@@ -55,20 +55,24 @@ def content_params(head: str) -> dict[str, str]:
     return cached
 
 
+#: Name and parameters of one content line are short; a line whose value has
+#: not begun by here is broken (an unclosed quote before megabytes of base64).
+MAX_HEAD = 64 * 1024
+# Name and parameters up to the value's colon: anything but a quote or a
+# colon, or a quoted string (which may hold colons).
+# Possessive: no backtracking when the quote never closes.
+_HEAD = re.compile(rb'(?:[^":]++|"[^"]*+")*+:')
+
+
 def value_colon(line: bytes) -> int:
-    """Index of the colon between name/parameters and value (quotes respected)."""
-    colon = line.find(b":")
-    quote = line.find(b'"')
+    """Index of the colon between name/parameters and value (quotes
+    respected); -1 when there is none within :data:`MAX_HEAD` bytes."""
+    colon = line.find(b":", 0, MAX_HEAD)
+    quote = line.find(b'"', 0, MAX_HEAD)
     if quote == -1 or colon == -1 or colon < quote:
         return colon
-    inside = False
-    for i in range(len(line)):
-        c = line[i]
-        if c == 0x22:
-            inside = not inside
-        elif c == 0x3A and not inside:
-            return i
-    return -1
+    m = _HEAD.match(line, 0, MAX_HEAD)
+    return m.end() - 1 if m else -1
 
 
 def logical_lines(block: bytes, first_line: int) -> Iterator[tuple[int, bytes]]:

@@ -230,3 +230,14 @@ def test_a_password_inside_the_core_url_is_refused() -> None:
 
     with pytest.raises(ValidationError, match="must not contain a user or password"):
         CoreConfig(url="https://ca:s3cret@oc.example.edu")
+
+
+def test_a_calendar_larger_than_the_limit_is_refused_while_it_arrives(
+        opencast_simulator: OpencastSimulator, client) -> None:  # type: ignore[no-untyped-def]
+    for i in range(40):
+        opencast_simulator.add_event("room-1", soon(3600 + i * 60), soon(3650 + i * 60))
+    cutoff = int(time.time() * 1000) + 10**8
+    whole = client.fetch_calendar("room-1", cutoff, None)
+    assert whole.body and len(whole.body) > 20_000
+    with pytest.raises(CoreError, match="larger than 0 MiB"):
+        client.fetch_calendar("room-1", cutoff, None, max_bytes=20_000)
