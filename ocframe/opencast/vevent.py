@@ -39,6 +39,10 @@ _TEXT_PROPS = frozenset({"UID", "SUMMARY", "LOCATION", "DESCRIPTION", "RELATED-T
 _WANTED = _DATE_PROPS | _TEXT_PROPS
 
 
+#: Opencast's UIDs are UUIDs; anything near this is not one.
+MAX_UID = 1024
+
+
 class CalendarError(CoreError):
     def __init__(self, reason: str, line: int | None = None) -> None:
         super().__init__(reason if line is None else f"line {line}: {reason}", retryable=True)
@@ -243,6 +247,11 @@ def _make_event(values: dict[str, Any], encoded: dict[str, bytes],
             uid = values.get("UID")
             who = f"event {uid}" if uid else "event"
             raise CalendarError(f"{who} has no {required}", first_line)
+    uid = values["UID"]
+    if not uid.strip() or len(uid) > MAX_UID:
+        # The UID becomes the recording's id and the media package's.
+        raise CalendarError(f"event UID is empty or longer than {MAX_UID} characters",
+                            lines_of.get("UID", first_line) if lines_of else first_line)
     if values["DTEND"] <= values["DTSTART"]:
         where = lines_of["DTEND"] if lines_of else None
         raise CalendarError(f"event {values['UID']} does not end after it starts"
