@@ -30,10 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import icalendar
+from ocframe_simulator.calendar_render import render_calendar
+from ocframe_simulator.records import ScheduledEvent
 
 from ocframe.opencast.calendar import CalendarParser
-from ocframe.testing.calendar_render import render_calendar
-from ocframe.testing.records import ScheduledEvent
 
 
 def make_events(count: int, now: datetime) -> list[ScheduledEvent]:

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ocframe_driver_testsrc import TestPatternDriver, TestPatternSettings
+from ocframe_simulator import OpencastSimulator
 
 from ocframe import CaptureContext, DriverSettings, hookimpl
 from ocframe.driver import CaptureCommand, CommandCapture
-from ocframe.testing import OpencastSimulator
 from ocframe.testing.harness import agent, write_config
 
 STARTS: dict[str, float] = {}

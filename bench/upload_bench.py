@@ -32,7 +32,7 @@ USER, PASSWORD = "admin", "opencast"
 
 SERVER = r"""
 import sys
-from ocframe.testing import OpencastSimulator
+from ocframe_simulator import OpencastSimulator
 sim = OpencastSimulator(storage_dir=sys.argv[1]).start()
 # Like the real core, which adds a chunked upload's file to the media package
 # within the last chunk's request (no FINALIZING state to poll).

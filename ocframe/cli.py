@@ -18,6 +18,9 @@ from .plugins import commands as plugin_commands
 from .version import __version__
 
 DEFAULT_CONFIG = "/etc/ocframe/ocframe.toml"
+# Commands that left the kernel for an optional distribution: without it,
+# name what to install rather than let argparse list the other commands.
+MOVED_COMMANDS = {"demo": "ocframe-simulator", "simulator": "ocframe-simulator"}
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -283,18 +286,6 @@ def cmd_recordings(args: argparse.Namespace) -> int:
     return 2
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
-    return run_demo(seconds=args.seconds, lead=args.lead, method=args.method, keep=args.keep)
-
-
-def cmd_simulator(args: argparse.Namespace, rest: list[str]) -> int:
-    from .testing.cli import main as simulator_main
-
-    return simulator_main(rest)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocframe", description="Opencast capture agent")
     parser.add_argument("--version", action="version", version=f"ocframe {__version__}")
@@ -317,12 +308,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "show", "retry", "delete"])
     p.add_argument("id", nargs="?")
     p.add_argument("--force", action="store_true")
-    p = sub.add_parser("demo", help="a full cycle against the embedded simulator")
-    p.add_argument("--seconds", type=float, default=6.0, help="length of the demo event")
-    p.add_argument("--lead", type=float, default=4.0, help="seconds until the event starts")
-    p.add_argument("--method", default="multirequest", help="ingest method")
-    p.add_argument("--keep", help="keep the recordings in this directory")
-    sub.add_parser("simulator", help="run the Opencast core simulator", add_help=False)
     for name in plugin_commands():
         sub.add_parser(name, help="(plugin command)", add_help=False)
     return parser
@@ -331,14 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = plugin_commands()
-    if argv and argv[0] == "simulator":
-        return cmd_simulator(argparse.Namespace(), argv[1:])
     if argv and argv[0] in extra:
         return int(extra[argv[0]].load()(argv[1:]) or 0)
+    if argv and argv[0] in MOVED_COMMANDS:
+        dist = MOVED_COMMANDS[argv[0]]
+        print(f"ocframe: the '{argv[0]}' command comes with the {dist} distribution, which is "
+              f"not installed: pip install {dist}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     handlers = {
         "run": cmd_run, "check": cmd_check, "plugins": cmd_plugins, "config": cmd_config,
-        "recordings": cmd_recordings, "demo": cmd_demo,
+        "recordings": cmd_recordings,
     }
     try:
         return handlers[args.command](args)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install ocframe with every driver and plugin distribution
-# (editable), plus the test tools. Safe to run again.
+# (editable, with its [testing] extra where it has one), plus the test tools.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -19,6 +20,18 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 args=(-e ".[test]")
 for dist in drivers/*/ plugins/*/ docs/example_plugin/; do
-  [ -f "$dist/pyproject.toml" ] && args+=(-e "$dist")
+  [ -f "$dist/pyproject.toml" ] || continue
+  # Emulators' dependencies are a [testing] extra, left out of production installs.
+  if .venv/bin/python - "$dist/pyproject.toml" <<'PY'
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    extras = tomllib.load(f)["project"].get("optional-dependencies", {})
+sys.exit(0 if "testing" in extras else 1)
+PY
+  then
+    args+=(-e "${dist%/}[testing]")
+  else
+    args+=(-e "$dist")
+  fi
 done
 .venv/bin/python -m pip install -q "${args[@]}"

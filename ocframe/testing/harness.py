@@ -24,9 +24,16 @@ import tomllib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from .simulator import OpencastSimulator
+
+class Core(Protocol):
+    """Where the agent finds its core: an ``ocframe_simulator.OpencastSimulator``
+    or anything else with a base URL. The harness does not import the simulator,
+    which lives in its own distribution (ocframe-simulator)."""
+
+    @property
+    def url(self) -> str: ...
 
 
 def soon(seconds: float) -> datetime:
@@ -113,7 +120,7 @@ def _is_table_list(v: Any) -> bool:
 
 def write_config(
     directory: Path,
-    sim: OpencastSimulator,
+    sim: Core,
     *,
     agents: list[dict[str, Any]],
     user: str = "admin",

@@ -6,8 +6,9 @@ import hashlib
 import sys
 from pathlib import Path
 
+from ocframe_simulator import OpencastSimulator
+
 from ocframe.store import RecordingStore
-from ocframe.testing import OpencastSimulator
 from ocframe.testing.harness import AgentProcess, InProcessAgent, agent, soon, write_config
 from ocframe.testing.media import duration
 

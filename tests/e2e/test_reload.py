@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 
 import pytest
+from ocframe_simulator import OpencastSimulator
 
-from ocframe.testing import OpencastSimulator
 from ocframe.testing.harness import InProcessAgent, agent, soon, testsrc_input, write_config
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ocframe.testing import OpencastSimulator
+from ocframe_simulator import OpencastSimulator
+
 from ocframe.testing.harness import InProcessAgent, agent, soon, write_config
 from ocframe.testing.media import duration
 

@@ -9,8 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from ocframe_simulator import OpencastSimulator
+
 from ocframe.store import RecordingStore
-from ocframe.testing import OpencastSimulator
 from ocframe.testing.harness import (
     AgentProcess,
     InProcessAgent,

@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from ocframe_simulator import OpencastSimulator
 
 from ocframe.loops import SupervisedLoop
-from ocframe.testing import OpencastSimulator
 from ocframe.testing.harness import InProcessAgent, agent, soon, write_config
 
 pytestmark = pytest.mark.e2e

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ocframe_simulator import OpencastSimulator
 from pydantic import SecretStr
 
 from ocframe.config import CoreConfig
 from ocframe.ingest import IngestJob, IngestResult
 from ocframe.model import Event, IngestPackage, Track
 from ocframe.opencast.client import OpencastClient
-from ocframe.testing import OpencastSimulator
 
 
 class DictCheckpoint:

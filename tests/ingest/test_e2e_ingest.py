@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ocframe_simulator import OpencastSimulator
 
-from ocframe.testing import OpencastSimulator
 from ocframe.testing.harness import InProcessAgent, agent, soon, write_config
 
 CHUNKED = {"chunk_size": 64 * 1024, "min_chunked_size": 0}

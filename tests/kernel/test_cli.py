@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ocframe.testing import OpencastSimulator
+import pytest
+from ocframe_simulator import OpencastSimulator
+
+from ocframe import cli
 from ocframe.testing.harness import agent, write_config
 
 CRASHING_DRIVER = '''
@@ -127,3 +130,18 @@ def test_check_fails_when_the_registry_names_an_untrusted_host(
     out = run("check", "-c", str(trusted), cwd=tmp_path)
     assert out.returncode == 0, out.stdout
     assert f"org.opencastproject.ingest at {sim.ingest_url}/ingest" in out.stdout
+
+
+@pytest.mark.parametrize("command", ["demo", "simulator"])
+def test_moved_commands_name_the_distribution_to_install(
+        command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "plugin_commands", dict)  # as if ocframe-simulator were missing
+    assert cli.main([command, "--help"]) == 2
+    err = capsys.readouterr().err
+    assert f"'{command}'" in err and "pip install ocframe-simulator" in err
+
+
+def test_demo_and_simulator_come_from_the_simulator_distribution() -> None:
+    commands = cli.plugin_commands()
+    for name in ("demo", "simulator"):
+        assert commands[name].dist is not None and commands[name].dist.name == "ocframe-simulator"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from ocframe_simulator import OpencastSimulator
 
 from ocframe.model import Event, safe_name
-from ocframe.testing import OpencastSimulator
 from ocframe.testing.harness import InProcessAgent, agent, soon, write_config
 
 

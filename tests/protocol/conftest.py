@@ -4,10 +4,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ocframe_simulator import OpencastSimulator
 
 from ocframe.config import CoreConfig
 from ocframe.opencast.client import OpencastClient
-from ocframe.testing import OpencastSimulator
 
 
 def make_client(sim: OpencastSimulator, user: str = "ca", password: str = "ca-secret",

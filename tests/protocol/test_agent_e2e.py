@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ocframe_simulator import OpencastSimulator
+from ocframe_simulator.calendar_render import episode_catalog, series_catalog
 
 from ocframe.opencast.calendar import parse_calendar
-from ocframe.testing import OpencastSimulator
-from ocframe.testing.calendar_render import episode_catalog, series_catalog
 from ocframe.testing.harness import InProcessAgent, agent, soon, testsrc_input, write_config
 
 pytestmark = pytest.mark.e2e

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from ocframe_simulator.calendar_render import render_calendar
+from ocframe_simulator.records import ScheduledEvent
 
 from ocframe.model import Event
 from ocframe.opencast.calendar import CalendarError, CalendarParser, parse_calendar
 from ocframe.schedule import ScheduleCache
-from ocframe.testing.calendar_render import render_calendar
-from ocframe.testing.records import ScheduledEvent
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from ocframe_simulator import OpencastSimulator
+from ocframe_simulator.auth import DEFAULT_USERS
 
 from ocframe.config import CoreConfig
 from ocframe.errors import AuthError, CoreError
 from ocframe.opencast.http import FilePart, TextPart
 from ocframe.opencast.registry import CAPTURE_ADMIN, INGEST, SCHEDULER
-from ocframe.testing import OpencastSimulator
-from ocframe.testing.auth import DEFAULT_USERS
 from ocframe.testing.harness import soon
 
 from .conftest import make_client

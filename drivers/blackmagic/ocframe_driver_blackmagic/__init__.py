@@ -5,7 +5,7 @@
 - ``decklink``: a DeckLink capture card recorded with GStreamer or ffmpeg
   (:mod:`.decklink`).
 - ``ocframe hyperdeck-emulator``: an emulated HyperDeck for testing setups
-  (:mod:`.hyperdeck_emulator`).
+  (:mod:`.testing`, with the ``[testing]`` extra).
 """
 
 __version__ = "0.1.0"

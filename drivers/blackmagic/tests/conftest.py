@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from ocframe_driver_blackmagic.hyperdeck import HyperDeckDriver
-from ocframe_driver_blackmagic.hyperdeck_emulator import HyperDeckEmulator
+from ocframe_driver_blackmagic.testing import HyperDeckEmulator
 
 from ocframe import CaptureContext, InputSpec
 from ocframe.testing.drivers import capture_context

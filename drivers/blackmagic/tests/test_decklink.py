@@ -168,7 +168,7 @@ def test_emulator_runs_as_a_module() -> None:
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-m", "ocframe_driver_blackmagic.hyperdeck_emulator", "--help"],
+        [sys.executable, "-m", "ocframe_driver_blackmagic.testing.hyperdeck", "--help"],
         capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
     assert "--no-disk" in out.stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ocframe_driver_blackmagic.hyperdeck_emulator import HyperDeckEmulator
+from ocframe_driver_blackmagic.testing import HyperDeckEmulator
 
 from ocframe.testing.harness import InProcessAgent, agent, soon, write_config
 

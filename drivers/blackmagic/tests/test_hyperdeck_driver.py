@@ -12,7 +12,7 @@ from typing import Any
 import pydantic
 import pytest
 from ocframe_driver_blackmagic.hyperdeck import HyperDeckDriver
-from ocframe_driver_blackmagic.hyperdeck_emulator import HyperDeckEmulator
+from ocframe_driver_blackmagic.testing import HyperDeckEmulator
 
 from ocframe import CaptureContext, CaptureError
 

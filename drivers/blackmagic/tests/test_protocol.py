@@ -12,7 +12,6 @@ from ocframe_driver_blackmagic.client import (
     HyperDeckCommandError,
     HyperDeckRejected,
 )
-from ocframe_driver_blackmagic.hyperdeck_emulator import HyperDeckEmulator
 from ocframe_driver_blackmagic.protocol import (
     Block,
     BlockParser,
@@ -21,6 +20,7 @@ from ocframe_driver_blackmagic.protocol import (
     parse_command_line,
     parse_disk_list,
 )
+from ocframe_driver_blackmagic.testing import HyperDeckEmulator
 
 
 def test_parser_accepts_crlf_and_lf_and_split_reads() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from ocframe_driver_epiphan import EpiphanDriver
-from ocframe_driver_epiphan.emulator import PearlEmulator
+from ocframe_driver_epiphan.testing import PearlEmulator
 
 from ocframe import CaptureContext, Event, InputSpec
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from ocframe_driver_epiphan import EpiphanDriver
-from ocframe_driver_epiphan.emulator import PearlEmulator
+from ocframe_driver_epiphan.testing import PearlEmulator
 
 from ocframe import CaptureContext, CaptureError
 

@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 import pydantic
 import pytest
 from ocframe_driver_epiphan import EpiphanDriver
-from ocframe_driver_epiphan.emulator import PearlEmulator
+from ocframe_driver_epiphan.testing import PearlEmulator
 
 from ocframe import CaptureContext, CaptureError, CaptureHandle
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ocframe_driver_epiphan.emulator import PearlEmulator
+from ocframe_driver_epiphan.testing import PearlEmulator
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from datetime import timedelta, timezone
 
 import pytest
 import requests
-from ocframe_driver_epiphan.emulator import PearlEmulator
+from ocframe_driver_epiphan.testing import PearlEmulator
 
 API = "/api/v2.0"
 
@@ -153,7 +153,7 @@ def test_legacy_cgi(pearl: PearlEmulator, http: requests.Session) -> None:
 def test_command_line(pearl_password: str) -> None:
     env = {**os.environ, "PEARL_EMULATOR_PASSWORD": pearl_password}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ocframe_driver_epiphan.emulator", "--port", "0"],
+        [sys.executable, "-m", "ocframe_driver_epiphan.testing", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-
-from ocframe.testing import OpencastSimulator
+from ocframe_simulator import OpencastSimulator
 
 CA = ("ca", "ca-secret")
 

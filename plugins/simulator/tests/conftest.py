@@ -5,8 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-
-from ocframe.testing import OpencastSimulator
+from ocframe_simulator import OpencastSimulator
 
 CA = ("ca", "ca-secret")
 ADMIN = ("admin", "opencast")

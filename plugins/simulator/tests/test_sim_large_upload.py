@@ -12,7 +12,7 @@ SIZE = 200 * 1024 * 1024
 
 SERVER = r"""
 import resource, sys
-from ocframe.testing import OpencastSimulator
+from ocframe_simulator import OpencastSimulator
 sim = OpencastSimulator(storage_dir=sys.argv[1]).start()
 print(sim.url, flush=True)
 for line in sys.stdin:

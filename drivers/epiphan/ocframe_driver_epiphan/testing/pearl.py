@@ -9,7 +9,7 @@ Use it from Python (tests, demos)::
         pearl.faults.range_support = False
 
 or from the command line: ``ocframe pearl-emulator --port 8080`` (also
-``python -m ocframe_driver_epiphan.emulator``). The password comes from the
+``python -m ocframe_driver_epiphan.testing``). The password comes from the
 environment (``PEARL_EMULATOR_PASSWORD``), never from the command line, so it
 does not show in process listings.
 """

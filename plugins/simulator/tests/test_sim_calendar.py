@@ -4,8 +4,7 @@ import base64
 from datetime import timedelta
 
 import icalendar
-
-from ocframe.testing import OpencastSimulator
+from ocframe_simulator import OpencastSimulator
 
 
 def unfold(text: str) -> list[str]:

@@ -12,8 +12,8 @@ from ocframe import CaptureContext, Driver, InputSpec
 from ocframe.testing.drivers import capture_context, wait_media_time  # noqa: F401
 from ocframe.testing.media import probe
 
-from .driver import V4l2Driver
-from .formats import FormatProber
+from ..driver import V4l2Driver
+from ..formats import FormatProber
 
 CAMERA = "HD Pro Webcam C920"
 CARD = "Cam Link 4K: Cam Link 4K"

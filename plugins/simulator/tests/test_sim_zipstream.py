@@ -9,8 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from ocframe.testing.zipstream import ZipStreamSink
+from ocframe_simulator.zipstream import ZipStreamSink
 
 FILES = {
     "manifest.xml": b"<mediapackage/>",

@@ -3,8 +3,7 @@ from __future__ import annotations
 import importlib
 
 import pytest
-
-from ocframe.testing.cli import build_parser
+from ocframe_simulator.cli import build_parser
 
 
 def test_cli_arguments() -> None:
@@ -26,5 +25,5 @@ def test_cli_rejects(bad: list[str]) -> None:
 
 
 def test_plugin_import_has_no_side_effects() -> None:
-    module = importlib.import_module("ocframe.testing.pytest_plugin")
+    module = importlib.import_module("ocframe_simulator.pytest_plugin")
     assert hasattr(module, "opencast_simulator")

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import requests
-
-from ocframe.testing import OpencastSimulator
+from ocframe_simulator import OpencastSimulator
 
 
 def test_anonymous_is_redirected_to_login(sim: OpencastSimulator) -> None:

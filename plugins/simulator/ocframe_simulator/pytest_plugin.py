@@ -1,23 +1,28 @@
-"""pytest fixtures for the Opencast simulator (registered as the ``ocframe`` pytest11 plugin).
+"""pytest fixtures for the Opencast simulator (registered as the ``ocframe_simulator``
+pytest11 plugin).
 
-Importing this module has no side effects; servers start only when a fixture is used.
+pytest imports this module in every run, so it imports no server code: the
+simulator is loaded inside the fixtures, when a test asks for one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .simulator import OpencastSimulator
+if TYPE_CHECKING:
+    from .simulator import OpencastSimulator
 
-SimulatorFactory = Callable[..., OpencastSimulator]
+SimulatorFactory = Callable[..., "OpencastSimulator"]
 
 
 @pytest.fixture
 def opencast_simulator_factory() -> Iterator[SimulatorFactory]:
     """Call with OpencastSimulator's keyword arguments; returns a started simulator."""
+    from .simulator import OpencastSimulator
+
     started: list[OpencastSimulator] = []
 
     def make(**kwargs: Any) -> OpencastSimulator:

@@ -1,6 +1,6 @@
 """Command line: run the simulator stand-alone.
 
-Used by `ocframe simulator` and `python -m ocframe.testing`.
+Used by `ocframe simulator` and `python -m ocframe_simulator`.
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@ import time
 
 import pytest
 import requests
-
-from ocframe.testing import OpencastSimulator
+from ocframe_simulator import OpencastSimulator
 
 CA = ("ca", "ca-secret")
 CAL = "/recordings/calendars"

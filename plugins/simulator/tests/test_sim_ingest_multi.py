@@ -6,8 +6,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-
-from ocframe.testing import OpencastSimulator
+from ocframe_simulator import OpencastSimulator
 
 CA = ("ca", "ca-secret")
 

@@ -14,7 +14,10 @@ recording); ``stop`` finalises it as the ``.mov`` a HyperDeck writes, into
 appears in ``disk list`` only once complete.
 
 Command line: ``ocframe hyperdeck-emulator --help`` or
-``python -m ocframe_driver_blackmagic.hyperdeck_emulator --help``.
+``python -m ocframe_driver_blackmagic.testing.hyperdeck --help``.
+
+FTP needs pyftpdlib, the driver's ``[testing]`` extra; the protocol side
+(``--no-ftp``, ``ftp_port=None``) runs without it.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -35,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .protocol import (
+from ..protocol import (
     COMMAND_PARAMS,
     Block,
     Command,
@@ -50,6 +55,8 @@ from .protocol import (
 log = logging.getLogger("ocframe.hyperdeck_emulator")
 
 T = TypeVar("T")
+
+INSTALL_TESTING = "pip install 'ocframe-driver-blackmagic[testing]'"
 
 PROTOCOL_VERSION = "1.11"
 # Commands a deck refuses while remote control is disabled.
@@ -671,9 +678,15 @@ class _FtpThread:
     """pyftpdlib serving the storage directory, anonymous read-only."""
 
     def __init__(self, deck: HyperDeckEmulator) -> None:
-        from pyftpdlib.authorizers import DummyAuthorizer
-        from pyftpdlib.handlers import FTPHandler
-        from pyftpdlib.servers import FTPServer
+        try:
+            from pyftpdlib.authorizers import DummyAuthorizer
+            from pyftpdlib.handlers import FTPHandler
+            from pyftpdlib.servers import FTPServer
+        except ModuleNotFoundError as exc:
+            raise ImportError(
+                f"the emulator's FTP server needs pyftpdlib: {INSTALL_TESTING} "
+                f"(or run without FTP: ftp_port=None)"
+            ) from exc
 
         authorizer = DummyAuthorizer()
         if deck.ftp_user:
@@ -747,6 +760,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Checked before anything starts: the extra is left out of production
+    # installs, and a half-started emulator would have to be torn down again.
+    if not args.no_ftp and importlib.util.find_spec("pyftpdlib") is None:
+        print(f"hyperdeck-emulator: FTP needs pyftpdlib, which is not installed: "
+              f"{INSTALL_TESTING} (or run with --no-ftp)", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
