@@ -137,7 +137,7 @@ def test_single_409_without_earlier_attempt_is_retryable(runner: Runner, tmp_pat
 
 
 def test_size_mismatch_is_retryable(runner: Runner, tmp_path: Path, monkeypatch) -> None:
-    import ocframe_ingest_multirequest.support as support
+    import ocframe.ingest.support as support
 
     ev = runner.event()
     pkg = runner.package({"presenter/source": 10_000})
@@ -148,7 +148,7 @@ def test_size_mismatch_is_retryable(runner: Runner, tmp_path: Path, monkeypatch)
         return mp_id, [support.MPElement(e.kind, e.id, e.flavor, e.size, "0" * 32, e.url)
                        for e in elements]
 
-    monkeypatch.setattr("ocframe_ingest_multirequest.parse_answer", damaged)
+    monkeypatch.setattr("ocframe.ingest.elements.parse_answer", damaged)
     with pytest.raises(IngestError) as err:
         runner.run("multirequest", runner.job(ev, pkg))
     assert err.value.retryable and "MD5" in err.value.reason
@@ -220,7 +220,7 @@ def test_chunked_takes_the_completed_job_from_the_last_answer(runner: Runner, tm
                                                               monkeypatch: Any) -> None:
     """The real core finishes the file inside the last chunk's request and answers
     with the completed job: then the agent does not poll."""
-    from ocframe.opencast.http import ServiceHttp
+    from ocframe.ingest import ServiceHttp
 
     sim = runner.sim
     post = ServiceHttp.post_multipart
