@@ -218,3 +218,26 @@ def test_service_http_exposes_the_configured_timeout(runner: StrategyRunner) -> 
     assert isinstance(job.http, ServiceHttp)
     assert job.http.timeout == 30.0  # CoreConfig's default
     assert job.http.url("addTrack").endswith("/ingest/addTrack")
+
+
+def test_the_documented_example_strategy_works(runner: StrategyRunner) -> None:
+    """docs/plugin-api.md's complete strategy, run as written."""
+    from ocframe_layout import ROOT
+
+    text = (ROOT / "docs" / "plugin-api.md").read_text()
+    section = text[text.index("## Writing an ingest strategy"):]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {"__name__": "my_ingest"}
+    exec(compile(code, "docs/plugin-api.md", "exec"), namespace)
+    strategy = namespace["MyIngest"]
+    sim: Any = runner.sim
+    ev = runner.event(series_id="s-1")
+    pkg = runner.package({"presenter/source": 40_000, "presentation/source": 20_000})
+    result = strategy(strategy.Settings()).ingest(runner.job(ev, pkg))
+    ingest = sim.find_ingest(ev.uid)
+    assert ingest is not None and ingest.mediapackage_id == ev.uid == result.mediapackage_id
+    assert {t.flavor: t.md5 for t in ingest.tracks} == {
+        t.flavor: md5(t.path) for t in pkg.tracks}
+    assert ingest.dublin_core["isPartOf"] == ["s-1"]
+    again = strategy(strategy.Settings()).ingest(runner.job(ev, pkg))
+    assert again.workflow_id == result.workflow_id and sim.workflows_started(ev.uid) == 1
