@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,12 +47,17 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def requirement_name(requirement: str) -> str:
-    """``ocframe-ingest-multirequest[test]>=0.1; python_version>'3'`` -> its name."""
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+def parse_requirement(requirement: str) -> tuple[str, tuple[str, ...]]:
+    """``ocframe-driver-x[testing]>=0.1; python_version>'3'`` -> (name, extras)."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?", requirement)
     if match is None:
         raise ValueError(f"not a requirement: {requirement!r}")
-    return canonical(match.group(1))
+    extras = tuple(e.strip() for e in (match.group(2) or "").split(",") if e.strip())
+    return canonical(match.group(1)), extras
+
+
+def requirement_name(requirement: str) -> str:
+    return parse_requirement(requirement)[0]
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,12 @@ class Distribution:
     #: Top-level import packages (and single-file modules) it installs.
     packages: tuple[str, ...]
     dependencies: tuple[str, ...]
-    #: The ``test`` extra: what its tests need beyond the distribution.
-    test_requirements: tuple[str, ...]
+    #: ``[project.optional-dependencies]``; ``test`` is what its tests need.
+    extras: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+
+    @property
+    def test_requirements(self) -> tuple[str, ...]:
+        return self.extras.get("test", ())
 
     @property
     def tests(self) -> Path:
@@ -84,7 +93,7 @@ def read_distribution(pyproject: Path) -> Distribution:
         path=folder,
         packages=_packages(folder, data.get("tool", {}).get("setuptools", {})),
         dependencies=tuple(project.get("dependencies", ())),
-        test_requirements=tuple(project.get("optional-dependencies", {}).get("test", ())),
+        extras={k: tuple(v) for k, v in project.get("optional-dependencies", {}).items()},
     )
 
 

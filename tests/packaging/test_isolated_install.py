@@ -33,6 +33,7 @@ from ocframe_layout import (
     Distribution,
     find_distributions,
     kernel_distribution,
+    parse_requirement,
     requirement_name,
 )
 
@@ -45,43 +46,62 @@ TEST_TIMEOUT = 900  # seconds for one distribution's tests (the slowest take ~1.
 class InstallPlan:
     """What goes into the venv of one distribution."""
 
-    local: list[Distribution]
-    #: Third-party requirements of the test extra, from the package index.
+    #: Repository distributions, installed from their folders, with the extras
+    #: asked for (a driver's tests may need its own ``testing`` extra).
+    local: dict[str, tuple[Distribution, set[str]]] = field(default_factory=dict)
+    #: Third-party requirements of the extras, from the package index.
     requirements: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
     def names(self) -> set[str]:
-        return {d.name for d in self.local}
+        return set(self.local)
+
+    def targets(self) -> list[str]:
+        """Installer arguments: folders (``path[extra]``), then requirements."""
+        folders = [f"{d.path}[{','.join(sorted(extras))}]" if extras else str(d.path)
+                   for d, extras in self.local.values()]
+        return folders + self.requirements
 
 
 def install_plan(dist: Distribution, others: list[Distribution] = DISTRIBUTIONS,
                  kernel: Distribution = KERNEL) -> InstallPlan:
     by_name = {d.name: d for d in [kernel, *others]}
-    plan = InstallPlan(local=[kernel, dist])
-    simulator = by_name.get(SIMULATOR_DISTRIBUTION)
-    if simulator is not None and simulator not in plan.local:
-        plan.local.append(simulator)
-    for requirement in dist.test_requirements:
-        name = requirement_name(requirement)
+    plan = InstallPlan()
+
+    def add(local: Distribution, extras: tuple[str, ...] = ()) -> None:
+        _, chosen = plan.local.setdefault(local.name, (local, set()))
+        # Its repository dependencies come from their folders, never the index.
+        for requirement in local.dependencies:
+            needed = by_name.get(requirement_name(requirement))
+            if needed is not None and needed.name not in plan.local:
+                add(needed)
+        for extra in extras:
+            if extra not in chosen:
+                chosen.add(extra)
+                for requirement in local.extras.get(extra, ()):
+                    require(local, requirement)
+
+    def require(owner: Distribution, requirement: str) -> None:
+        name, extras = parse_requirement(requirement)
         if name in by_name:
-            if by_name[name] not in plan.local:
-                plan.local.append(by_name[name])
+            add(by_name[name], extras)
         elif name == SIMULATOR_DISTRIBUTION:
             plan.notes.append(f"{name} is not in this repository yet: the kernel still"
                               " carries the simulator")
         elif name.startswith("ocframe"):
-            raise ValueError(f"{dist.name}[test] names {name}, which is no distribution of"
+            raise ValueError(f"{owner.name} names {name}, which is no distribution of"
                              " this repository")
-        else:
+        elif requirement not in plan.requirements:
             plan.requirements.append(requirement)
-    # A repository distribution pulled in for the tests brings its own
-    # repository dependencies (from their folders, never from the index).
-    for local in plan.local:
-        for requirement in local.dependencies:
-            needed = by_name.get(requirement_name(requirement))
-            if needed is not None and needed not in plan.local:
-                plan.local.append(needed)
+
+    add(kernel)
+    add(dist)
+    simulator = by_name.get(SIMULATOR_DISTRIBUTION)
+    if simulator is not None:
+        add(simulator)  # the test tool, whether or not the extra names it
+    for requirement in dist.test_requirements:
+        require(dist, requirement)
     return plan
 
 
@@ -119,9 +139,23 @@ def test_plan_installs_the_repository_distributions_a_test_extra_names() -> None
 
 def test_plan_refuses_a_test_extra_naming_an_unknown_plugin(tmp_path: Path) -> None:
     fake = Distribution("ocframe-driver-x", tmp_path, ("ocframe_driver_x",), ("ocframe",),
-                        ("pytest", "ocframe-ingest-nonesuch"))
+                        {"test": ("pytest", "ocframe-ingest-nonesuch")})
     with pytest.raises(ValueError, match="ocframe-ingest-nonesuch"):
         install_plan(fake)
+
+
+def test_plan_follows_extras_of_repository_distributions(tmp_path: Path) -> None:
+    """A driver whose emulator needs its own ``testing`` extra names itself."""
+    fake = Distribution(
+        "ocframe-driver-x", tmp_path, ("ocframe_driver_x",), ("ocframe",),
+        {"test": ("pytest", "ocframe-driver-x[testing]", "ocframe-ingest-multirequest"),
+         "testing": ("pyftpdlib>=1.5", "ocframe-driver-testsrc")})
+    plan = install_plan(fake, [*DISTRIBUTIONS, fake])
+    assert plan.local["ocframe-driver-x"][1] == {"testing"}
+    assert {"ocframe", "ocframe-driver-x", "ocframe-ingest-multirequest",
+            "ocframe-driver-testsrc"} <= plan.names
+    assert plan.requirements == ["pytest", "pyftpdlib>=1.5"]
+    assert f"{tmp_path}[testing]" in plan.targets()
 
 
 # -- the isolated install and test run ----------------------------------------
@@ -159,7 +193,7 @@ class Environment:
         return None
 
     def install(self, plan: InstallPlan) -> subprocess.CompletedProcess[str]:
-        targets = [str(d.path) for d in plan.local] + plan.requirements
+        targets = plan.targets()
         if self.uv:
             # Folders named on the command line are always rebuilt: no stale wheel.
             return self.run([self.uv, "pip", "install", "-q", "--python", str(self.python),
