@@ -250,3 +250,14 @@ class CommandDriver(Driver):
                 raise CaptureError(f"capture failed to start: {reason}")
             time.sleep(0.05)
         return handle
+
+__all__ = [
+    "CaptureCommand",
+    "CaptureHandle",
+    "CommandCapture",
+    "CommandDriver",
+    "CommandDriverSettings",
+    "CommandOutput",
+    "Driver",
+    "DriverSettings",
+]

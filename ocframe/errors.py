@@ -64,3 +64,14 @@ class AuthError(CoreError):
 
     def __init__(self, reason: str, *, status: int | None = None) -> None:
         super().__init__(reason, status=status, retryable=False)
+
+__all__ = [
+    "AuthError",
+    "CaptureError",
+    "ConfigError",
+    "CoreError",
+    "IngestError",
+    "IngestVeto",
+    "OcframeError",
+    "PluginError",
+]

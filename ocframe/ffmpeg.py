@@ -1,8 +1,12 @@
-"""Finding ffmpeg and building its command lines.
+"""Finding ffmpeg and building its command lines (public plugin API).
 
 ffmpeg-python (unmaintained since 2019) only builds argument lists here and
 is kept behind this module so it can be replaced without touching drivers.
-Supervision of the running process is ours (:mod:`ocframe.process`).
+What a driver may rely on: :func:`input`, :func:`output` and
+:func:`merge_outputs` take ffmpeg-python's arguments and return a graph that
+supports stream selection (``node["v"]``) and ``.overwrite_output()``; the
+graph's type is not part of the API, only :func:`compile_args` reads it.
+Supervision of the running process is the kernel's (:class:`ocframe.CommandDriver`).
 """
 
 from __future__ import annotations
@@ -61,3 +65,13 @@ def ffmpeg_help(ffmpeg_path: str, topic: str) -> str:
 input = ffmpeg_python.input
 output = ffmpeg_python.output
 merge_outputs = ffmpeg_python.merge_outputs
+
+__all__ = [
+    "compile_args",
+    "ffmpeg_help",
+    "find_ffmpeg",
+    "find_ffprobe",
+    "input",
+    "merge_outputs",
+    "output",
+]

@@ -129,3 +129,17 @@ def ocframe_config_reloaded(old: Any, new: Any) -> None:
     """The configuration file changed and the new one was applied. ``old``
     and ``new`` are :class:`ocframe.config.OcframeConfig`. Called on the
     ``config-reload`` loop after the swap; exceptions are logged and ignored."""
+
+# hookspec marks the kernel's specifications; plugins only need hookimpl.
+__all__ = [
+    "PROJECT",
+    "hookimpl",
+    "ocframe_capabilities",
+    "ocframe_capture_started",
+    "ocframe_capture_stopped",
+    "ocframe_config_reloaded",
+    "ocframe_driver_types",
+    "ocframe_ingest_strategies",
+    "ocframe_pre_ingest",
+    "ocframe_state_change",
+]

@@ -297,3 +297,20 @@ class StateChange:
     recording_id: str | None = None
     detail: str = ""
     at: float = 0.0
+
+__all__ = [
+    "DEVICE_NAMES_KEY",
+    "WORKFLOW_CONFIG_PREFIX",
+    "WORKFLOW_DEFINITION_KEY",
+    "AgentState",
+    "CaptureContext",
+    "CheckResult",
+    "Event",
+    "IngestPackage",
+    "InputSpec",
+    "RecordingState",
+    "StateChange",
+    "Track",
+    "file_md5",
+    "safe_name",
+]

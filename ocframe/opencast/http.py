@@ -193,11 +193,20 @@ def _short(exc: BaseException) -> str:
 
 
 class ServiceHttp:
-    """HTTP helpers bound to one service's base URL (what ingest strategies get)."""
+    """HTTP helpers bound to one service's base URL (what ingest strategies get).
+
+    Public through :mod:`ocframe.ingest`; ``core`` (the shared session) is not.
+    """
 
     def __init__(self, core: CoreSession, base_url: str) -> None:
         self.core = core
         self.base_url = base_url.rstrip("/")
+
+    @property
+    def timeout(self) -> float:
+        """The configured timeout of ordinary requests (``core.timeout``), so a
+        strategy can lengthen only the read half of one request."""
+        return self.core.core.timeout
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

@@ -87,17 +87,6 @@ def test_500_on_ingest(opencast_simulator: OpencastSimulator, tmp_path: Path,
         assert len(sends) == 1
 
 
-def test_503_on_zipped(opencast_simulator: OpencastSimulator, tmp_path: Path) -> None:
-    sim = opencast_simulator
-    fault = sim.inject_fault(r"/addZippedMediaPackage", "status", status=503, times=2)
-    uid = sim.add_event(agent="room-1", start=soon(1), end=soon(4))
-    with InProcessAgent(config(sim, tmp_path, "zipped")) as running:
-        check_single_ingest(sim, running, uid)
-        assert fault.hits == 2
-        details = [a["detail"] for a in running.service.store.attempts(uid)]
-        assert "503" in details[0]
-
-
 @pytest.mark.parametrize("method", ["multirequest", "chunked"])
 def test_core_down_then_back(opencast_simulator: OpencastSimulator, tmp_path: Path,
                              method: str) -> None:

@@ -37,10 +37,10 @@ from ocframe import (
     CommandOutput,
     DriverSettings,
     InputSpec,
+    StopTimeouts,
+    find_ffmpeg,
     safe_name,
 )
-from ocframe.ffmpeg import find_ffmpeg
-from ocframe.process import StopTimeouts
 
 NOT_INSTALLED = "Blackmagic Desktop Video driver not installed"
 

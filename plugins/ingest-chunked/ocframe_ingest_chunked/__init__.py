@@ -5,9 +5,10 @@ Large tracks are sent in chunks of ``chunk_size`` bytes to an upload job
 job id is kept in the checkpoint: after a network failure or a restart the
 job's ``.json`` view tells which chunk the core has, and the upload goes on
 with the next one instead of starting over. The finished job's media
-package (with the new track) goes on like the multi-request method; small
-files (catalogs, attachments, tracks up to ``min_chunked_size``) are added
-by ``addTrack``/``addCatalog``/``addAttachment``.
+package (with the new track) goes on like the multi-request method (both
+build on the kernel's :class:`ocframe.ingest.elements.ElementByElementIngest`);
+small files (catalogs, attachments, tracks up to ``min_chunked_size``) are
+added by ``addTrack``/``addCatalog``/``addAttachment``.
 
 The upload service needs ROLE_ADMIN by default: a capture-agent user gets
 403, which is reported as a permanent error (see docs/ingest.md).
@@ -20,15 +21,20 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from ocframe_ingest_multirequest import MultiRequestIngest
-from ocframe_ingest_multirequest.support import UploadSettings, file_md5
 from pydantic import Field
 
 from ocframe.errors import AuthError, CoreError, IngestError
-from ocframe.ingest import IngestJob, StrategySettings
-from ocframe.model import Track
-from ocframe.opencast.http import ServiceHttp
-from ocframe.opencast.multipart import DigestTap, FilePart, TextPart
+from ocframe.ingest import (
+    DigestTap,
+    FilePart,
+    IngestJob,
+    ServiceHttp,
+    StrategySettings,
+    TextPart,
+)
+from ocframe.ingest.elements import ElementByElementIngest
+from ocframe.ingest.support import UploadSettings
+from ocframe.model import Track, file_md5
 
 FILEUPLOAD = "org.opencastproject.fileupload"
 MIB = 1 << 20
@@ -45,7 +51,7 @@ class ChunkedSettings(UploadSettings):
     finalize_timeout: float = Field(600.0, gt=0)
 
 
-class ChunkedIngest(MultiRequestIngest):
+class ChunkedIngest(ElementByElementIngest):
     Settings: ClassVar[type[StrategySettings]] = ChunkedSettings
     prefix: ClassVar[str] = "chunked."
     settings: ChunkedSettings

@@ -12,7 +12,18 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
-from ocframe_ingest_multirequest.support import (
+from ocframe.errors import CoreError, IngestError
+from ocframe.ingest import (
+    DigestTap,
+    FilePart,
+    IngestJob,
+    IngestResult,
+    IngestStrategy,
+    Part,
+    StrategySettings,
+    TextPart,
+)
+from ocframe.ingest.support import (
     UploadSettings,
     dublin_core_fields,
     earlier_result,
@@ -20,12 +31,7 @@ from ocframe_ingest_multirequest.support import (
     tap_for,
     workflow_fields,
 )
-
-from ocframe.errors import CoreError, IngestError
-from ocframe.ingest import IngestJob, IngestResult, IngestStrategy, StrategySettings
 from ocframe.model import Track
-from ocframe.opencast.http import FilePart, TextPart
-from ocframe.opencast.multipart import DigestTap, Part
 
 P = "single."
 DC_CATALOG_FIELDS = {"dublincore/episode": "episodeDCCatalog",

@@ -18,7 +18,18 @@ import xml.etree.ElementTree as ET
 import zlib
 from typing import ClassVar
 
-from ocframe_ingest_multirequest.support import (
+from ocframe.errors import CoreError, IngestError
+from ocframe.ingest import (
+    DigestTap,
+    FilePart,
+    IngestJob,
+    IngestResult,
+    IngestStrategy,
+    StrategySettings,
+    StreamPart,
+    TextPart,
+)
+from ocframe.ingest.support import (
     UploadSettings,
     earlier_result,
     element_lists,
@@ -27,11 +38,7 @@ from ocframe_ingest_multirequest.support import (
     tap_for,
     workflow_fields,
 )
-
-from ocframe.errors import CoreError, IngestError
-from ocframe.ingest import IngestJob, IngestResult, IngestStrategy, StrategySettings
 from ocframe.model import Track, safe_name
-from ocframe.opencast.multipart import DigestTap, FilePart, StreamPart, TextPart
 
 from .zipstream import Entry, build, crc32_file
 

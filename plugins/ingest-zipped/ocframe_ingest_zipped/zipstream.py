@@ -1,8 +1,8 @@
 """A zip archive of STORED entries, produced as body segments on the fly.
 
 Nothing is written to disk or held in memory: the archive is a list of small
-header byte strings and byte ranges of the original files, read in order by
-:class:`ocframe.opencast.multipart.StreamedBody`. Its exact length is known
+header byte strings and byte ranges of the original files, which the
+kernel's streamed request body reads in order. Its exact length is known
 in advance (stored entries: data size = file size), so it can be sent with a
 ``Content-Length``.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ocframe.opencast.multipart import FilePart, Segment
+from ocframe.ingest import FilePart, Segment
 
 try:
     from zlib_ng.zlib_ng import crc32 as _crc32

@@ -9,7 +9,22 @@ retries, backoff, states and the recording store; a strategy only moves
 bytes, using :attr:`IngestJob.checkpoint` to remember what the core already
 has so a retry (even after a crash) sends only what is missing.
 
-Compatibility: this contract is public API; see docs/plugin-api.md.
+Besides the contract, this package is the toolkit a strategy is written
+with, so that no strategy needs the kernel's internals or another strategy's
+distribution:
+
+- here: :class:`ServiceHttp` (authenticated requests to one service of the
+  core, errors turned into :class:`ocframe.errors.CoreError`/``AuthError``)
+  and the streamed multipart parts (:class:`TextPart`, :class:`FilePart`,
+  :class:`StreamPart`, :class:`DigestTap`), whose implementation lives in
+  the internal ``ocframe.opencast`` and may move;
+- :mod:`ocframe.ingest.support`: settings every strategy accepts, reading and
+  verifying the core's media package answers, Dublin Core and workflow
+  fields, and the checkpoint steps of a one-request ingest;
+- :mod:`ocframe.ingest.elements`: :class:`~ocframe.ingest.elements.ElementByElementIngest`,
+  the resumable create / add each element / start the workflow sequence.
+
+Compatibility: all of this is public API; see docs/plugin-api.md.
 """
 
 from __future__ import annotations
@@ -18,14 +33,13 @@ import abc
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from .model import Event, IngestPackage
-
-if TYPE_CHECKING:
-    from .opencast.http import ServiceHttp
+from ..model import Event, IngestPackage
+from ..opencast.http import ServiceHttp
+from ..opencast.multipart import DigestTap, FilePart, Part, Segment, StreamPart, TextPart
 
 
 class StrategySettings(BaseModel):
@@ -92,3 +106,19 @@ class IngestStrategy(abc.ABC):
         :class:`ocframe.errors.IngestError` (``retryable`` as appropriate);
         a :class:`ocframe.errors.CoreError` from the http helpers is retried
         unless it says otherwise."""
+
+
+__all__ = [
+    "Checkpoint",
+    "DigestTap",
+    "FilePart",
+    "IngestJob",
+    "IngestResult",
+    "IngestStrategy",
+    "Part",
+    "Segment",
+    "ServiceHttp",
+    "StrategySettings",
+    "StreamPart",
+    "TextPart",
+]

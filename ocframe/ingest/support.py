@@ -1,8 +1,9 @@
-"""What every ingest strategy shares: settings, reading the core's media
-package answers, verifying what the core stored, and Dublin Core fields.
+"""What ingest strategies share: settings, reading the core's media package
+answers, verifying what the core stored, Dublin Core and workflow fields,
+and the checkpoint steps of a one-request ingest (public plugin API).
 
-The other strategies (single, zipped, chunked) depend on this distribution
-for these helpers, because multirequest is the default and always installed.
+It lives in the kernel so that each strategy distribution installs alone
+(``pip install ocframe ocframe-ingest-zipped``); see docs/plugin-api.md.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from datetime import UTC, datetime
 
 from pydantic import Field
 
-from ocframe.errors import IngestError
-from ocframe.ingest import Checkpoint, IngestJob, IngestResult, StrategySettings
-from ocframe.model import Event, Track, file_md5  # noqa: F401 - re-exported for strategies
-from ocframe.opencast.multipart import DigestTap
+from ..errors import IngestError
+from ..model import Event, Track
+from . import Checkpoint, DigestTap, IngestJob, IngestResult, StrategySettings
 
 
 class UploadSettings(StrategySettings):
@@ -37,6 +37,8 @@ class UploadSettings(StrategySettings):
 
 @dataclass(frozen=True)
 class MPElement:
+    """One element of a media package as the core describes it."""
+
     kind: str  # track | catalog | attachment
     id: str
     flavor: str
@@ -86,6 +88,7 @@ def parse_answer(xml: str, what: str) -> tuple[str, list[MPElement]]:
 
 
 def workflow_id(xml: str) -> str | None:
+    """The id of the workflow in the core's answer to an ingest, if any."""
     m = re.search(r"<(?:[\w.-]+:)?workflow\b[^>]*?\bid=\"([^\"]+)\"", xml)
     return m.group(1) if m else None
 
@@ -100,6 +103,8 @@ def verify_element(element: MPElement, size: int, md5: str | None, what: str) ->
 
 def new_element(before: Iterable[MPElement], after: Iterable[MPElement], kind: str,
                 flavor: str) -> MPElement | None:
+    """The element an add request created: new in ``after``, of ``kind``,
+    preferably of ``flavor`` (the core may rewrite a flavor)."""
     known = {e.id for e in before}
     fresh = [e for e in after if e.id not in known and e.kind == kind]
     for e in fresh:
@@ -137,6 +142,7 @@ def expected_md5(track: Track, tap: DigestTap | None) -> str | None:
 
 
 def iso(moment: datetime) -> str:
+    """UTC, whole seconds, as the core writes times (``2024-05-01T08:00:00Z``)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -174,6 +180,8 @@ def element_lists(job: IngestJob) -> list[tuple[str, str, Track]]:
 
 
 def workflow_fields(job: IngestJob, *, with_definition: bool = True) -> list[tuple[str, str]]:
+    """Form fields that start the job's workflow: definition (unless the
+    endpoint takes it in its path), the legacy link, workflow settings."""
     fields: list[tuple[str, str]] = []
     if with_definition and job.workflow_definition:
         fields.append(("workflowDefinitionId", job.workflow_definition))
@@ -209,3 +217,22 @@ def earlier_result(cp: Checkpoint, prefix: str, fallback_id: str) -> IngestResul
         return None
     return IngestResult(cp.get(prefix + "mediapackage") or fallback_id, done or None,
                         "workflow started by an earlier attempt")
+
+
+__all__ = [
+    "MPElement",
+    "UploadSettings",
+    "dublin_core_fields",
+    "earlier_result",
+    "element_lists",
+    "expected_md5",
+    "finish_one_request",
+    "iso",
+    "new_element",
+    "parse_answer",
+    "tap_for",
+    "verify_element",
+    "verify_tracks",
+    "workflow_fields",
+    "workflow_id",
+]
