@@ -1,0 +1,161 @@
+"""The fault matrix (issue 11): whole agents, real ffmpeg, the simulator's faults.
+
+Every case checks the same two things at its end:
+
+- no captured media is lost: what the core received has the MD5 of what was
+  recorded (or the recording is still on disk in a state the queue retries);
+- every state ends right: in the store, at the core, and the agent's own.
+
+Faults that other tests cover already are not repeated here: a reset in the
+middle of a file for every ingest method (tests/ingest/test_e2e_ingest.py), the
+core down for a whole event or during a capture (tests/e2e/test_lifecycle.py,
+tests/ingest), a restart without network (tests/protocol/test_agent_e2e.py),
+a bad calendar answer (ibid.), a kill mid-capture or mid-upload
+(tests/e2e/test_lifecycle.py, test_operations.py). docs/reliability.md lists
+them all.
+
+Events are two or three seconds long and every wait is for an event, so the
+cases run side by side under xdist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ocframe_simulator import FaultHandle, OpencastSimulator
+
+from ocframe.store import RecordingStore
+from ocframe.testing.harness import InProcessAgent, agent, soon, write_config
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+LIFECYCLE = ("capturing", "capture_finished", "uploading", "upload_finished")
+#: Seconds a small request may take: short, so a "slow" fault is a timeout.
+CORE_TIMEOUT = 1.5
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def config(tmp: Path, sim: OpencastSimulator, name: str = "room-1", *,
+           agent_extra: dict[str, Any] | None = None, **kw: Any) -> Path:
+    a = agent(name, calendar={"poll_interval": 0.5}, heartbeat_interval=2.0,
+              **(agent_extra or {}))
+    # Short backoff: a case waits for the retries, not for the clock.
+    extra = {"core": {"timeout": CORE_TIMEOUT},
+             "ingest_queue": {"backoff_initial": 0.2, "backoff_max": 1.0}, **kw.pop("extra", {})}
+    return write_config(tmp, sim, agents=[a], extra=extra, **kw)
+
+
+def in_order(history: Sequence[str], expected: Sequence[str] = LIFECYCLE) -> bool:
+    """``expected`` is a subsequence of ``history`` (repeats and late
+    duplicates in between allowed: a state post that timed out may still
+    land after the agent sent it again)."""
+    it = iter(history)
+    return all(any(s == want for s in it) for want in expected)
+
+
+def assert_nothing_lost(sim: OpencastSimulator, store: RecordingStore, uid: str) -> None:
+    """The core has the recording once, with exactly the bytes on disk."""
+    ingest = sim.find_ingest(uid)
+    assert ingest is not None, f"{uid} never reached the core"
+    assert sim.workflows_started(uid) == 1
+    rec = store.get(uid)
+    assert rec is not None and rec.package is not None
+    on_disk = {t.flavor: md5(t.path) for t in rec.package.tracks}
+    assert {t.flavor: t.md5 for t in ingest.tracks} == on_disk
+    segments = store.segments(uid)
+    assert segments and all(s.ended is not None for s in segments)
+    recorded = [t for s in segments for t in s.tracks]
+    if len(recorded) == 1:  # one segment: what the core has is what ffmpeg wrote
+        assert rec.package.tracks[0].path == recorded[0].path
+
+
+def assert_states_end_right(sim: OpencastSimulator, store: RecordingStore, uid: str,
+                            name: str = "room-1") -> None:
+    assert sim.wait_for_recording_state(uid, "upload_finished", timeout=30), \
+        sim.recording_state_history(uid)
+    rec = store.get(uid)
+    assert rec is not None and rec.state == "upload_finished" and rec.error is None
+    assert in_order([s for _, s, _ in store.history(uid)])
+    assert in_order([s for _, s in sim.recording_state_history(uid)])
+    assert sim.wait_for_agent_state(name, "idle", timeout=30)
+
+
+def assert_healthy(running: InProcessAgent) -> None:
+    alive = running.service.alive()
+    assert alive and not alive.failing, alive
+
+
+# -- 500, 503, a reset and a timeout on every endpoint the agent calls --------------
+
+#: One of each, in this order, on the endpoint of the case: the first failing
+#: request gets the 500, the next the 503, and so on. A slow answer is a
+#: timeout for small requests; uploads wait for it (their read timeout is sized
+#: to the body), so it goes last.
+def inject_sequence(sim: OpencastSimulator, pattern: str, method: str,
+                    reset_after: int) -> list[FaultHandle]:
+    return [
+        sim.inject_fault(pattern, "status", status=500, times=1, method=method),
+        sim.inject_fault(pattern, "status", status=503, times=1, method=method),
+        sim.inject_fault(pattern, "reset", after_bytes=reset_after, times=1, method=method),
+        sim.inject_fault(pattern, "slow", delay=2 * CORE_TIMEOUT, times=1, method=method),
+    ]
+
+
+#: endpoint -> (path pattern, method, when the faults start, reset after bytes)
+ENDPOINTS: dict[str, tuple[str, str, str, int]] = {
+    # Asked for capture-admin and the scheduler at start...
+    "registry@start": (r"^/services/available", "GET", "start", 0),
+    # ...and for ingest before every upload (nothing cached the first time).
+    "registry@upload": (r"^/services/available", "GET", "capturing", 0),
+    "agent_state": (r"^/capture-admin/agents/[^/]+$", "POST", "start", 0),
+    "capabilities": (r"^/capture-admin/agents/[^/]+/configuration$", "POST", "start", 0),
+    "recording_state": (r"^/capture-admin/recordings/", "POST", "start", 0),
+    # Polls fail while the event records: the recording must not notice.
+    "calendar": (r"^/recordings/calendars", "GET", "capturing", 0),
+    "createMediaPackage": (r"^/ingest/createMediaPackage", "PUT", "start", 0),
+    "addTrack": (r"^/ingest/addTrack$", "POST", "start", 20_000),
+    "addCatalog": (r"^/ingest/addCatalog$", "POST", "start", 200),
+    "ingest": (r"^/ingest/ingest$", "POST", "start", 0),
+}
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+def test_500_503_reset_and_timeout_on_every_endpoint(
+        opencast_simulator: OpencastSimulator, tmp_path: Path, endpoint: str) -> None:
+    sim = opencast_simulator
+    pattern, method, when, reset_after = ENDPOINTS[endpoint]
+    cfg = config(tmp_path, sim)
+    if endpoint == "addCatalog":  # the calendar's catalogs go in as addCatalog
+        cfg = config(tmp_path, sim, agent_extra={"ingest": {
+            "method": "multirequest", "legacy_catalogs": True}})
+    # Registry faults at start hold up the first calendar for a few seconds.
+    lead = 7 if endpoint == "registry@start" else 2
+    start, end = soon(lead), soon(lead + 2)
+    uid = sim.add_event("room-1", start, end, series_id="series-1")
+    faults = inject_sequence(sim, pattern, method, reset_after) if when == "start" else []
+    with InProcessAgent(cfg) as running:
+        store = running.service.store
+        if when == "capturing":
+            assert sim.wait_for(lambda: (r := store.get(uid)) is not None
+                                and r.state == "capturing", timeout=30)
+            faults = inject_sequence(sim, pattern, method, reset_after)
+        assert sim.wait_for(lambda: all(f.hits for f in faults), timeout=60), \
+            [f.hits for f in faults]
+        assert_states_end_right(sim, store, uid)
+        assert_nothing_lost(sim, store, uid)
+        assert_healthy(running)
+        segments = store.segments(uid)
+    # Whatever failed, the capture ran once, from start to end, uncut.
+    assert len(segments) == 1 and segments[0].error is None
+    assert abs(segments[0].started - start.timestamp()) < 2.0
+    if endpoint == "addCatalog":
+        assert {c.flavor for c in sim.find_ingest(uid).catalogs} == {  # type: ignore[union-attr]
+            "dublincore/episode", "dublincore/series"}
+
