@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from .config import IngestConfig, OcframeConfig
+from .config import CoreConfig, IngestConfig, OcframeConfig
 from .disk import DiskMonitor
 from .events import EventBus
 from .ffmpeg import find_ffmpeg, find_ffprobe
@@ -113,8 +113,12 @@ class Service:
         with self._reload_lock:
             self.plugins.validate(new)
             old = self.config
-            if new.core != old.core:
+            if _without_credentials(new.core) != _without_credentials(old.core):
                 log.warning("core settings changed; they take effect after a restart")
+            if _credentials(new.core) != _credentials(old.core):
+                self.client.session.set_credentials(new.core)
+                log.info("core credentials changed; in use from now on")
+                self.ingest.retry_now()  # uploads refused with the old ones
             for acfg in new.agents:
                 if acfg.name in self.agents:
                     self.agents[acfg.name].apply_config(acfg)
@@ -129,3 +133,14 @@ class Service:
             self.ingest.config = new.ingest_queue
             self.plugins.hook.ocframe_config_reloaded(old=old, new=new)
             log.info("configuration reloaded")
+
+
+_CREDENTIALS = ("user", "password", "auth")
+
+
+def _credentials(core: CoreConfig) -> tuple[object, ...]:
+    return tuple(getattr(core, k) for k in _CREDENTIALS)
+
+
+def _without_credentials(core: CoreConfig) -> dict[str, object]:
+    return core.model_dump(exclude=set(_CREDENTIALS))

@@ -304,6 +304,12 @@ class RecordingStore:
                 (recording_id,),
             )
 
+    def make_due(self, states: set[str]) -> None:
+        """Recordings in ``states`` waiting for a later upload attempt are due now."""
+        with self._tx() as db:
+            db.execute(f"UPDATE recordings SET next_attempt = NULL WHERE state IN"
+                       f" ({', '.join('?' * len(states))})", sorted(states))
+
     def checkpoint(self, recording_id: str) -> StoreCheckpoint:
         return StoreCheckpoint(self, recording_id)
 

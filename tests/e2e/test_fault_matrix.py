@@ -21,6 +21,7 @@ cases run side by side under xdist.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,42 @@ def test_500_503_reset_and_timeout_on_every_endpoint(
         assert {c.flavor for c in sim.find_ingest(uid).catalogs} == {  # type: ignore[union-attr]
             "dublincore/episode", "dublincore/series"}
 
+
+# -- credentials ----------------------------------------------------------------------
+
+def test_401_after_a_password_rotation_keeps_the_recording_until_the_secret_is_fixed(
+        opencast_simulator: OpencastSimulator, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    sim = opencast_simulator
+    caplog.set_level(logging.INFO)
+    cfg = config(tmp_path, sim, user="ca", password="ca-secret")
+    uid = sim.add_event("room-1", soon(2), soon(4))
+    with InProcessAgent(cfg, reload=True) as running:
+        store = running.service.store
+        assert sim.wait_for(lambda: (r := store.get(uid)) is not None
+                            and r.state == "capturing", timeout=30)
+        sim.set_user("ca", "rotated-secret")  # the core's administrator rotates it
+        # Every upload attempt is refused; the recording waits, kept and retryable.
+        assert sim.wait_for(lambda: len([a for a in store.attempts(uid)
+                                         if a["outcome"] == "auth"]) >= 2, timeout=30)
+        rec = store.get(uid)
+        assert rec is not None and rec.state == "uploading" and rec.directory.is_dir()
+        assert store.counted_failures(uid) == 0  # the credentials' fault, not the recording's
+        assert all(t.path.stat().st_size > 0 for s in store.segments(uid) for t in s.tracks)
+        assert sim.find_ingest(uid) is None
+        # A clear error: who was refused, where, and why; never the password.
+        refused = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR
+                   and "'ca' was rejected (401)" in r.getMessage()]
+        assert refused, [r.getMessage() for r in caplog.records]
+        assert "secret" not in " ".join(refused).replace("secrets", "")
+        # The operator puts the new password into the secrets file; the
+        # configuration reloads and the upload goes through.
+        secrets = tmp_path / "secrets.toml"
+        fixed = tmp_path / "secrets.new"
+        fixed.write_text('core_password = "rotated-secret"\n')
+        fixed.chmod(0o600)
+        fixed.replace(secrets)
+        assert sim.wait_for_ingest(uid, timeout=30), caplog.text[-3000:]
+        assert_states_end_right(sim, store, uid)
+        assert_nothing_lost(sim, store, uid)
+        assert_healthy(running)
