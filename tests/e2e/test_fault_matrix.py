@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from ocframe_simulator import FaultHandle, OpencastSimulator
 
 from ocframe.store import RecordingStore
 from ocframe.testing.harness import InProcessAgent, agent, soon, write_config
+from ocframe.testing.media import duration
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -199,3 +202,159 @@ def test_401_after_a_password_rotation_keeps_the_recording_until_the_secret_is_f
         assert_states_end_right(sim, store, uid)
         assert_nothing_lost(sim, store, uid)
         assert_healthy(running)
+
+
+# -- the core away --------------------------------------------------------------------
+
+def until(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``predicate`` (for conditions the simulator cannot signal: it is down)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize("when", ["agent_start", "event_start"])
+def test_core_down_at_agent_start_or_at_event_start_then_back(
+        opencast_simulator: OpencastSimulator, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture, when: str) -> None:
+    """``agent_start``: a first start with the core away (nothing cached);
+    ``event_start``: the core goes away just before the event and is back
+    while it records. (Down for a whole event, or from the middle of a
+    capture until after an upload failed: tests/e2e/test_lifecycle.py,
+    tests/ingest/test_e2e_ingest.py.)"""
+    sim = opencast_simulator
+    caplog.set_level(logging.INFO)
+    cfg = config(tmp_path, sim)
+    start, end = soon(3), soon(6)
+    uid = sim.add_event("room-1", start, end)
+
+    def failed(what: str) -> bool:
+        return any(what in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+
+    if when == "agent_start":
+        sim.go_down()
+    with InProcessAgent(cfg) as running:
+        store = running.service.store
+        scheduler = running.service.agents["room-1"].scheduler
+        if when == "agent_start":
+            assert until(lambda: failed("calendar:") and failed("cannot report"), 20)
+            assert scheduler.events() == []  # nothing to record from, yet
+            sim.come_up()
+        else:
+            assert sim.wait_for(lambda: [e.uid for e in scheduler.events()] == [uid], 15)
+            sim.go_down()
+            assert until(lambda: (r := store.get(uid)) is not None and r.state == "capturing"
+                         and failed("cannot report"), 20)
+            sim.come_up()
+        assert_states_end_right(sim, store, uid)
+        assert_nothing_lost(sim, store, uid)
+        assert_healthy(running)
+        segments = store.segments(uid)
+    assert len(segments) == 1 and segments[0].error is None
+    assert abs(segments[0].started - start.timestamp()) < 2.0
+    assert sim.capabilities("room-1").get("capture.device.names") == "presenter"
+
+
+# -- hostile calendars and a schedule that changes ----------------------------------------
+
+BAD_EVENTS = {
+    "tokyo-year-1": ("DTSTART;TZID=Asia/Tokyo:00010101T000000", "DTEND:{end}"),
+    "backwards": ("DTSTART:{end}", "DTEND:{start}"),
+    "zero-length": ("DTSTART:{start}", "DTEND:{start}"),
+    "not-a-date": ("DTSTART:tomorrow", "DTEND:{end}"),
+    "no-end": ("DTSTART:{start}",),
+}
+
+
+def bad_events(start: str, end: str) -> bytes:
+    """Unreadable events that would overlap the good ones, and one without a UID."""
+    blocks = ["BEGIN:VEVENT\r\nUID:{}\r\n{}\r\nSUMMARY:bad\r\nLOCATION:room-1\r\nEND:VEVENT"
+              .format(uid, "\r\n".join(lines).format(start=start, end=end))
+              for uid, lines in BAD_EVENTS.items()]
+    blocks.append(f"BEGIN:VEVENT\r\nDTSTART:{start}\r\nDTEND:{end}\r\nEND:VEVENT")
+    return ("\r\n".join(blocks) + "\r\n").encode()
+
+
+def test_bad_events_among_good_ones_cost_only_themselves(
+        opencast_simulator: OpencastSimulator, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    sim = opencast_simulator
+    t0, t1, t2 = soon(2), soon(4), soon(6)
+    first = sim.add_event("room-1", t0, t1, title="first")
+    second = sim.add_event("room-1", t1, t2, title="second")
+    stamp = "%Y%m%dT%H%M%SZ"
+    bad = bad_events(t0.strftime(stamp), t2.strftime(stamp))
+    sim.calendar_transform = lambda body: body.replace(b"END:VCALENDAR", bad + b"END:VCALENDAR")
+    caplog.set_level(logging.WARNING, logger="ocframe.calendar")
+    with InProcessAgent(config(tmp_path, sim)) as running:
+        store = running.service.store
+        for uid in (first, second):
+            assert sim.wait_for_ingest(uid, timeout=60)
+            assert_states_end_right(sim, store, uid)
+            assert_nothing_lost(sim, store, uid)
+        polls = sum(r.path == "/recordings/calendars" for r in sim.requests)
+        assert polls >= 3
+        assert {r.id for r in store.recordings()} == {first, second}
+        assert_healthy(running)
+    warned = [r.getMessage() for r in caplog.records]
+    for uid in BAD_EVENTS:  # each named once, not once per poll
+        assert sum(uid in m for m in warned) == 1, (uid, warned)
+    assert sum("has no UID" in m for m in warned) == 1, warned
+
+
+@pytest.mark.parametrize("change", ["moved", "moved_away", "shortened", "deleted"])
+def test_event_moved_shortened_or_deleted_while_recording(
+        opencast_simulator: OpencastSimulator, tmp_path: Path, change: str) -> None:
+    """A running recording follows a new end (moved a little later: to the
+    new end; shortened: it stops then). An event moved to another slot, or
+    deleted, while it records is recorded to its end and ingested: the
+    calendar's word is not worth a lecture, and the core decides (states of a
+    deleted event answer 404, which the agent only logs). Following a move
+    away would hold the room until the new end: the next event must record."""
+    sim = opencast_simulator
+    start, end = soon(2), soon(5)
+    uid = sim.add_event("room-1", start, end)
+    after = sim.add_event("room-1", end, end + timedelta(seconds=2)) \
+        if change == "moved_away" else None
+    with InProcessAgent(config(tmp_path, sim)) as running:
+        store = running.service.store
+        assert sim.wait_for(lambda: (r := store.get(uid)) is not None
+                            and r.state == "capturing", timeout=30)
+        if change == "moved":
+            expected_end = end + timedelta(seconds=2)
+            sim.update_event(uid, start=start + timedelta(seconds=2), end=expected_end)
+        elif change == "moved_away":
+            expected_end = end
+            sim.update_event(uid, start=start + timedelta(hours=2), end=end + timedelta(hours=2))
+        elif change == "shortened":
+            expected_end = soon(1)
+            sim.update_event(uid, end=expected_end)
+        else:
+            expected_end = end
+            sim.remove_event(uid)
+        assert sim.wait_for_ingest(uid, timeout=60)
+        assert sim.wait_for(lambda: store.get(uid).state == "upload_finished",  # type: ignore[union-attr]
+                            timeout=30)
+        assert_nothing_lost(sim, store, uid)
+        if change == "deleted":
+            assert in_order([s for _, s, _ in store.history(uid)])
+            assert sim.wait_for_agent_state("room-1", "idle", timeout=30)
+            # The core took no state of an event it no longer has.
+            assert {s for _, s in sim.recording_state_history(uid)} <= {"capturing"}
+        else:
+            assert_states_end_right(sim, store, uid)
+        if after is not None:  # the room was free for the next event, on time
+            assert sim.wait_for_ingest(after, timeout=60)
+            assert_states_end_right(sim, store, after)
+            assert_nothing_lost(sim, store, after)
+            assert abs(store.segments(after)[0].started - end.timestamp()) < 2.0
+        assert_healthy(running)
+        (segment,) = store.segments(uid)
+        package = store.get(uid).package  # type: ignore[union-attr]
+    assert segment.error is None
+    assert package is not None
+    recorded = duration(package.tracks[0].path)
+    assert abs(recorded - (expected_end - start).total_seconds()) <= 1.5, recorded
