@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
+import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -71,8 +74,8 @@ def assert_nothing_lost(sim: OpencastSimulator, store: RecordingStore, uid: str)
     assert sim.workflows_started(uid) == 1
     rec = store.get(uid)
     assert rec is not None and rec.package is not None
-    on_disk = {t.flavor: md5(t.path) for t in rec.package.tracks}
-    assert {t.flavor: t.md5 for t in ingest.tracks} == on_disk
+    on_disk = sorted((t.flavor, md5(t.path)) for t in rec.package.tracks)
+    assert sorted((t.flavor, t.md5) for t in ingest.tracks) == on_disk
     segments = store.segments(uid)
     assert segments and all(s.ended is not None for s in segments)
     recorded = [t for s in segments for t in s.tracks]
@@ -358,3 +361,126 @@ def test_event_moved_shortened_or_deleted_while_recording(
     assert package is not None
     recorded = duration(package.tracks[0].path)
     assert abs(recorded - (expected_end - start).total_seconds()) <= 1.5, recorded
+
+
+# -- disks that fill up or turn read-only ------------------------------------------------
+
+class Mounts:
+    """File systems mounted for one test (root only, as in CI) and unmounted after it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.mounted: list[Path] = []
+
+    def mount(self, *args: str, target: Path) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("mounting a small file system needs root (CI runs as root)")
+        target.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", *args, str(target)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount here (a container without CAP_SYS_ADMIN?):"
+                        f" {done.stderr.strip()}")
+        self.mounted.append(target)
+        return target
+
+    def tmpfs(self, target: Path, size: str) -> Path:
+        return self.mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", target=target)
+
+    def bind(self, source: Path, target: Path) -> Path:
+        source.mkdir(parents=True, exist_ok=True)
+        return self.mount("--bind", str(source), target=target)
+
+    def ext4(self, target: Path, size_mib: int = 16) -> Path:
+        """A loop-mounted ext4 that turns read-only on an error, like a failing disk."""
+        if shutil.which("mkfs.ext4") is None:
+            pytest.skip("mkfs.ext4 is not installed (Debian: e2fsprogs)")
+        image = self.tmp / f"{target.name}.ext4"
+        with image.open("wb") as f:
+            f.truncate(size_mib << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+        return self.mount("-o", "loop,errors=remount-ro", str(image), target=target)
+
+    def fail_ext4(self, target: Path) -> None:
+        """What the kernel does on an I/O error: the file system goes read-only,
+        for open files too."""
+        device = subprocess.run(["findmnt", "-n", "-o", "SOURCE", str(target)],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        trigger = Path("/sys/fs/ext4") / Path(device).name / "trigger_fs_error"
+        if not trigger.exists():
+            pytest.skip(f"this kernel cannot fail an ext4 on demand ({trigger} is missing)")
+        trigger.write_text("ocframe fault matrix\n")
+
+    def repair_ext4(self, target: Path) -> None:
+        """What the operator does: unmount, fsck, mount again."""
+        image = self.tmp / f"{target.name}.ext4"
+        self.unmount(target)
+        subprocess.run(["e2fsck", "-f", "-y", str(image)], capture_output=True)
+        self.mount("-o", "loop,errors=remount-ro", str(image), target=target)
+
+    def unmount(self, target: Path) -> None:
+        # Lazily if a closed agent's last file handle is not gone yet (the
+        # file system is read-only: nothing can be lost that way).
+        if subprocess.run(["umount", str(target)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(target)], check=True)
+        self.mounted.remove(target)
+
+    def unmount_all(self) -> None:
+        for target in reversed(self.mounted):
+            subprocess.run(["umount", "-l", str(target)], capture_output=True)
+        self.mounted.clear()
+
+
+@pytest.fixture
+def mounts(tmp_path: Path) -> Iterator[Mounts]:
+    m = Mounts(tmp_path)
+    try:
+        yield m
+    finally:
+        m.unmount_all()
+
+
+def fill(directory: Path) -> Path:
+    """Write a file until the disk is full."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"\0" * 65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    assert shutil.disk_usage(directory).free < 65536
+    return filler
+
+
+def playable_seconds(path: Path) -> float:
+    """Time of the last video packet ffprobe can read (a file cut off by a
+    full disk has no duration in its header)."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v",
+                          "-show_entries", "packet=pts_time", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True, timeout=30).stdout
+    times = [float(x) for x in out.split() if x.strip(",").replace(".", "", 1).isdigit()]
+    return max(times, default=0.0)
+
+
+def test_disk_full_during_a_recording_ingests_what_was_written(
+        opencast_simulator: OpencastSimulator, tmp_path: Path, mounts: Mounts) -> None:
+    """The recordings' disk fills up a few seconds into the event: ffmpeg
+    stops with "No space left on device", restarts cannot write either, and
+    what was written before is ingested, byte for byte."""
+    sim = opencast_simulator
+    media = mounts.tmpfs(tmp_path / "var" / "recordings", "192k")
+    cfg = config(tmp_path, sim)
+    uid = sim.add_event("room-1", soon(2), soon(7))
+    with InProcessAgent(cfg) as running:
+        store = running.service.store
+        assert sim.wait_for_ingest(uid, timeout=60)
+        assert_states_end_right(sim, store, uid)
+        assert_nothing_lost(sim, store, uid)
+        assert_healthy(running)
+        segments = store.segments(uid)
+    assert shutil.disk_usage(media).free < 64 << 10  # it really was full
+    assert "No space left on device" in (segments[0].error or ""), segments[0]
+    (track,) = segments[0].tracks
+    assert playable_seconds(track.path) >= 1.0  # up to where the disk filled
