@@ -484,3 +484,36 @@ def test_disk_full_during_a_recording_ingests_what_was_written(
     assert "No space left on device" in (segments[0].error or ""), segments[0]
     (track,) = segments[0].tracks
     assert playable_seconds(track.path) >= 1.0  # up to where the disk filled
+
+
+def test_the_store_disk_full_during_a_recording_is_recovered_once_there_is_space(
+        opencast_simulator: OpencastSimulator, tmp_path: Path, mounts: Mounts,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The store's disk fills up while a capture runs (the media go to
+    another disk): the capture ends on time, the store cannot take its end,
+    the agent goes on; once space is freed the recording is finished and
+    ingested, without a restart."""
+    sim = opencast_simulator
+    caplog.set_level(logging.INFO)
+    var = mounts.tmpfs(tmp_path / "var", "4m")
+    mounts.bind(tmp_path / "media", var / "recordings")
+    cfg = config(tmp_path, sim)
+    start, end = soon(2), soon(5)
+    uid = sim.add_event("room-1", start, end)
+    with InProcessAgent(cfg) as running:
+        store = running.service.store
+        assert sim.wait_for(lambda: (r := store.get(uid)) is not None
+                            and r.state == "capturing", timeout=30)
+        filler = fill(var)
+        assert sim.wait_for(lambda: "recording store cannot be written" in caplog.text, 30)
+        rec = store.get(uid)
+        assert rec is not None and rec.state == "capturing"  # kept, to be finished
+        assert sim.wait_for_agent_state("room-1", "idle", timeout=15)  # not stuck capturing
+        filler.unlink()
+        assert sim.wait_for_ingest(uid, timeout=60)
+        assert_states_end_right(sim, store, uid)
+        assert_nothing_lost(sim, store, uid)
+        assert sim.wait_for(lambda: not running.service.alive().failing, timeout=30)
+        (segment,) = store.segments(uid)
+    assert segment.error == "the store could not be written when the capture ended"
+    assert abs(duration(segment.tracks[0].path) - (end - start).total_seconds()) <= 1.5
