@@ -11,7 +11,10 @@ long-lived thread is a supervised loop in :attr:`Service.loops`, which
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
+from pathlib import Path
 
 from .config import CoreConfig, IngestConfig, OcframeConfig
 from .disk import DiskMonitor
@@ -24,6 +27,7 @@ from .plugins import PluginRegistry, load_plugins
 from .runtime import AgentRuntime, SharedParts
 from .schedule import ScheduleCache
 from .store import RecordingStore
+from .store_schema import StoreError
 from .uploader import IngestQueue
 
 log = logging.getLogger("ocframe.runtime")
@@ -36,6 +40,7 @@ class Service:
         self.plugins.validate(config)
         storage = config.storage.directory
         storage.mkdir(parents=True, exist_ok=True)
+        _check_writable(storage)
         self.ffmpeg = find_ffmpeg(config.tools.ffmpeg)
         ffprobe = find_ffprobe(config.tools.ffprobe)
         self.tools = {"ffmpeg": self.ffmpeg, **({"ffprobe": ffprobe} if ffprobe else {})}
@@ -133,6 +138,20 @@ class Service:
             self.ingest.config = new.ingest_queue
             self.plugins.hook.ocframe_config_reloaded(old=old, new=new)
             log.info("configuration reloaded")
+
+
+def _check_writable(directory: Path) -> None:
+    """Refuse to start, saying why, where nothing could be recorded: the
+    store and the schedule cache would fail later, less clearly (and a cache
+    that cannot be opened would be taken for a damaged one)."""
+    try:
+        with tempfile.TemporaryFile(dir=directory) as probe:
+            probe.write(b"ocframe")
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        raise StoreError(f"the storage directory {directory} cannot be written ({exc.strerror}):"
+                         " is its disk full or read-only?") from None
 
 
 _CREDENTIALS = ("user", "password", "auth")

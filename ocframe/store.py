@@ -81,6 +81,13 @@ class RecordingStore:
                 check_and_migrate(self._db(), self.path)
             except sqlite3.DatabaseError as exc:
                 self._close_connection()
+                if not _damaged(exc):
+                    # A full or read-only disk is no damage: setting the store
+                    # aside would forget every recording it lists (uploads
+                    # waiting included), and the new one could not be written.
+                    raise StoreError(f"the recording store {path} cannot be used ({exc}): is"
+                                     " its disk full or read-only? It is left as it is")\
+                        from None
                 if not set_aside_corrupt:
                     raise StoreError(f"the recording store {path} is damaged ({exc}); the"
                                      " agent sets it aside when it starts") from None
@@ -344,6 +351,13 @@ class StoreCheckpoint:
     def clear(self) -> None:
         with self.store._tx() as db:
             db.execute("DELETE FROM checkpoints WHERE recording_id = ?", (self.recording_id,))
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """SQLite found the file corrupt or not a database (our own integrity
+    check raises without a code); not a full, read-only or failing disk."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is None or code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _recording(row: sqlite3.Row) -> Recording:

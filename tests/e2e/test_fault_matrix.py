@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
@@ -34,8 +35,10 @@ from typing import Any
 import pytest
 from ocframe_simulator import FaultHandle, OpencastSimulator
 
+from ocframe.model import Event, Track
 from ocframe.store import RecordingStore
-from ocframe.testing.harness import InProcessAgent, agent, soon, write_config
+from ocframe.store_schema import StoreError
+from ocframe.testing.harness import AgentProcess, InProcessAgent, agent, soon, write_config
 from ocframe.testing.media import duration
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -92,6 +95,14 @@ def assert_states_end_right(sim: OpencastSimulator, store: RecordingStore, uid: 
     assert in_order([s for _, s, _ in store.history(uid)])
     assert in_order([s for _, s in sim.recording_state_history(uid)])
     assert sim.wait_for_agent_state(name, "idle", timeout=30)
+
+
+def assert_states_end_right_after_stop(sim: OpencastSimulator, store: RecordingStore,
+                                       uid: str) -> None:
+    rec = store.get(uid)
+    assert rec is not None and rec.state == "upload_finished" and rec.error is None
+    assert in_order([s for _, s, _ in store.history(uid)])
+    assert in_order([s for _, s in sim.recording_state_history(uid)])
 
 
 def assert_healthy(running: InProcessAgent) -> None:
@@ -517,3 +528,83 @@ def test_the_store_disk_full_during_a_recording_is_recovered_once_there_is_space
         (segment,) = store.segments(uid)
     assert segment.error == "the store could not be written when the capture ended"
     assert abs(duration(segment.tracks[0].path) - (end - start).total_seconds()) <= 1.5
+
+
+def test_the_store_disk_turned_read_only_keeps_the_recording_and_the_store(
+        opencast_simulator: OpencastSimulator, tmp_path: Path, mounts: Mounts) -> None:
+    """The store's file system turns read-only during a capture, as the kernel
+    does after an I/O error: the capture ends on time and the agent keeps
+    running and stops cleanly; a restart on the broken disk is refused with a
+    clear error, without touching the store; after the repair the recording
+    is ingested. (Processes, so that nothing of the first agent keeps the
+    file system busy for the repair.)"""
+    sim = opencast_simulator
+    var = mounts.ext4(tmp_path / "var")
+    mounts.bind(tmp_path / "media", var / "recordings")
+    cfg = config(tmp_path, sim)
+    start, end = soon(3), soon(6)
+    uid = sim.add_event("room-1", start, end)
+    with AgentProcess(cfg) as proc:
+        assert sim.wait_for_recording_state(uid, "capturing", timeout=30), proc.log()
+        mounts.fail_ext4(var)
+        assert sim.wait_for(lambda: "recording store cannot be written" in proc.log(), 30)
+        assert sim.wait_for_agent_state("room-1", "idle", timeout=15)  # not stuck capturing
+        assert proc.stop() == 0, proc.log()
+    assert "Traceback" not in proc.log().split("recording store cannot be written")[-1]
+    refused = subprocess.run([sys.executable, "-m", "ocframe.cli", "run", "-c", str(cfg)],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+    assert "cannot be written (Read-only file system): is its disk full or read-only?" in \
+        refused.stdout + refused.stderr, refused
+    assert (var / "recordings.db").exists() and not list(var.glob("*.damaged-*"))
+    mounts.unmount(var / "recordings")
+    mounts.repair_ext4(var)
+    mounts.bind(tmp_path / "media", var / "recordings")
+    with AgentProcess(cfg) as proc:
+        assert sim.wait_for_ingest(uid, timeout=60), proc.log()
+        assert sim.wait_for_recording_state(uid, "upload_finished", timeout=30), proc.log()
+    store = RecordingStore(var / "recordings.db")
+    assert_states_end_right_after_stop(sim, store, uid)
+    assert_nothing_lost(sim, store, uid)
+    (segment,) = store.segments(uid)
+    store._close_connection()
+    assert abs(duration(segment.tracks[0].path) - (end - start).total_seconds()) <= 1.5
+
+
+def test_an_agent_started_on_a_full_store_disk_refuses_and_forgets_nothing(
+        opencast_simulator: OpencastSimulator, tmp_path: Path, mounts: Mounts) -> None:
+    """A full disk is no damaged store: the agent says what is wrong and
+    leaves the store as it is, so the upload waiting in it goes on once there
+    is space (it used to be set aside as damaged, and the upload forgotten)."""
+    sim = opencast_simulator
+    var = mounts.tmpfs(tmp_path / "var", "2m")
+    uid = sim.add_event("room-1", soon(-60), soon(-30))
+    # A recording the last run could not upload (the core was away).
+    store = RecordingStore(var / "recordings.db")
+    directory = var / "recordings" / "room-1" / "waiting"
+    segment = directory / "presenter" / "segment-000"
+    segment.mkdir(parents=True)
+    media = segment / "testsrc.mkv"
+    media.write_bytes(os.urandom(50_000))
+    store.create("room-1", Event(uid, soon(-60), soon(-30), location="room-1"), directory,
+                 ["presenter"])
+    store.begin_segment(uid, "presenter", 0, segment)
+    store.end_segment(uid, "presenter", 0,
+                      [Track(media, "presenter/source", "video/x-matroska", (), "presenter", 0)],
+                      None)
+    store.set_state(uid, "capture_finished")
+    store._close_connection()
+    filler = fill(var)
+    cfg = config(tmp_path, sim)
+    with pytest.raises(StoreError, match="full or read-only"):
+        InProcessAgent(cfg)
+    assert not list(var.glob("recordings.db.damaged-*"))
+    filler.unlink()
+    with InProcessAgent(cfg) as running:
+        store = running.service.store
+        assert sim.wait_for_ingest(uid, timeout=30)
+        assert sim.wait_for_recording_state(uid, "upload_finished", timeout=30)
+        assert sim.wait_for(lambda: store.get(uid).state == "upload_finished",  # type: ignore[union-attr]
+                            timeout=30)
+        assert_nothing_lost(sim, store, uid)
+    assert sim.find_ingest(uid).tracks[0].md5 == md5(media)  # type: ignore[union-attr]

@@ -195,3 +195,32 @@ def test_sqlite_store_file_is_really_sqlite(tmp_path: Path) -> None:
     RecordingStore(tmp_path / "recordings.db")
     assert sqlite3.connect(tmp_path / "recordings.db").execute(
         "PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.parametrize("code, message", [
+    (sqlite3.SQLITE_FULL, "database or disk is full"),
+    (sqlite3.SQLITE_READONLY, "attempt to write a readonly database"),
+    (sqlite3.SQLITE_CANTOPEN, "unable to open database file"),
+    (sqlite3.SQLITE_IOERR | (4 << 8), "disk I/O error"),  # an extended code
+])
+def test_a_store_on_a_full_or_read_only_disk_is_no_damaged_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, message: str) -> None:
+    """Setting it aside would forget the recordings it lists (uploads waiting
+    included): the agent must say what is wrong and leave it as it is."""
+    import ocframe.store
+
+    path = tmp_path / "recordings.db"
+    RecordingStore(path).create("room-1", Event("u", NOW, NOW + timedelta(hours=1)),
+                                tmp_path / "u", ["cam"])
+
+    def disk_trouble(*args: object) -> None:
+        exc = sqlite3.OperationalError(message)
+        exc.sqlite_errorcode = code  # type: ignore[attr-defined]  # as SQLite sets it
+        raise exc
+
+    monkeypatch.setattr(ocframe.store, "check_and_migrate", disk_trouble)
+    with pytest.raises(StoreError, match="full or read-only"):
+        RecordingStore(path)
+    assert not list(tmp_path.glob("recordings.db.damaged-*"))
+    monkeypatch.undo()
+    assert [r.id for r in RecordingStore(path).recordings()] == ["u"]
