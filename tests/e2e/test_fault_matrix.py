@@ -608,3 +608,67 @@ def test_an_agent_started_on_a_full_store_disk_refuses_and_forgets_nothing(
                             timeout=30)
         assert_nothing_lost(sim, store, uid)
     assert sim.find_ingest(uid).tracks[0].md5 == md5(media)  # type: ignore[union-attr]
+
+
+# -- killed at every recording state transition --------------------------------------------
+
+@pytest.mark.parametrize("state", ["capturing", "capture_finished", "uploading",
+                                   "upload_finished"])
+def test_agent_killed_at_every_recording_state_transition(
+        opencast_simulator: OpencastSimulator, tmp_path: Path, state: str) -> None:
+    """SIGKILL (the agent and its ffmpeg, a power cut as far as processes go)
+    just as the core learns of ``state``, then a restart: every recording is
+    ingested once, with what was written, and ends ``upload_finished``.
+
+    Uploads are slowed where a state must last: ``uploading`` (the kill comes
+    mid-upload) and ``capture_finished`` (a second recording waits behind the
+    first one's upload, so it is killed while queued)."""
+    sim = opencast_simulator
+    slow = state in ("capture_finished", "uploading")
+    settings = {"rate_limit": 25_000} if slow else {}
+    cfg = config(tmp_path, sim, agent_extra={"ingest": {"method": "multirequest",
+                                                        "settings": settings}})
+    a_start, a_end = soon(3), soon(6)
+    first = sim.add_event("room-1", a_start, a_end, title="first")
+    uids = [first]
+    if state == "capture_finished":
+        uids.append(sim.add_event("room-1", a_end, a_end + timedelta(seconds=2), title="next"))
+    target = uids[-1]
+    media = tmp_path / "var" / "recordings" / "room-1"
+
+    def recording() -> bool:  # some seconds of the first recording are on disk
+        return any(f.stat().st_size > 20_000 for f in media.glob("*/presenter/*/*.mkv"))
+
+    with AgentProcess(cfg) as proc:
+        if state == "capturing":
+            assert sim.wait_for(lambda: sim.recording_state(target) == state and recording(),
+                                timeout=30), proc.log()
+        else:
+            assert sim.wait_for_recording_state(target, state, timeout=60), proc.log()
+        proc.kill()
+        if state == "capture_finished":
+            assert sim.find_ingest(first) is None  # the first upload was still going
+    killed = RecordingStore(tmp_path / "var" / "recordings.db")
+    at_kill = {uid: r.state for uid in uids if (r := killed.get(uid)) is not None}
+    killed._close_connection()
+    assert at_kill[target] == state, at_kill  # the kill came where it was meant to
+    with AgentProcess(cfg) as proc:
+        for uid in uids:
+            assert sim.wait_for_ingest(uid, timeout=60), proc.log()
+            assert sim.wait_for_recording_state(uid, "upload_finished", timeout=30), proc.log()
+        if state == "upload_finished":
+            # Heard from the new process twice: it had time to upload again, and did not.
+            posts = len(sim.agent_state_history("room-1"))
+            assert sim.wait_for(lambda: len(sim.agent_state_history("room-1")) >= posts + 2,
+                                timeout=15)
+        assert sim.wait_for_agent_state("room-1", "idle", timeout=30), proc.log()
+        store = RecordingStore(tmp_path / "var" / "recordings.db")
+        for uid in uids:
+            assert_states_end_right_after_stop(sim, store, uid)
+            assert_nothing_lost(sim, store, uid)  # once, byte for byte
+        segments = store.segments(first)
+        store._close_connection()
+    if state == "capturing":  # cut by the kill, continued after the restart
+        assert len(segments) == 2 and segments[0].error == "agent stopped during the capture"
+    else:
+        assert len(segments) == 1 and segments[0].error is None
