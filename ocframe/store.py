@@ -98,6 +98,13 @@ class RecordingStore:
                           path, exc, moved, path.parent / "recordings")
                 check_and_migrate(self._db(), self.path)
 
+    def release_thread(self) -> None:
+        """Close the calling thread's connection: a short-lived thread (a
+        capture's) calls this before it ends. Otherwise the connection, held
+        in a reference cycle by its statement cache, is freed only by the
+        cyclic garbage collector, keeping its files open until then."""
+        self._close_connection()
+
     def _close_connection(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
