@@ -224,3 +224,19 @@ def test_a_store_on_a_full_or_read_only_disk_is_no_damaged_store(
     assert not list(tmp_path.glob("recordings.db.damaged-*"))
     monkeypatch.undo()
     assert [r.id for r in RecordingStore(path).recordings()] == ["u"]
+
+
+def test_an_unchanged_calendar_with_a_broken_copy_of_an_event_parses_the_same_every_poll(
+) -> None:
+    """Found by fuzzing (bench/fuzz_calendar.py): an event both readable and,
+    in a second block with the same UID, unreadable came back twice from the
+    second poll of the very same calendar (its 'last readable version' added
+    to the readable one)."""
+    broken = vevent("good-1", ":20260302T100000Z", ":tomorrow")
+    body = calendar(GOOD_1, broken, GOOD_2)
+    parser = CalendarParser()
+    polls = [[e.uid for e in parser.parse(body, now=NOW)] for _ in range(3)]
+    assert polls == [["good-1", "good-2"]] * 3
+    # Alone, the broken copy still keeps the last readable version.
+    assert [e.uid for e in parser.parse(calendar(broken, GOOD_2), now=NOW)] == \
+        ["good-2", "good-1"]
