@@ -114,26 +114,6 @@ class AgentRecordings:
                               p.inputs.gates[name], next_segment.get(name, 0))
         return run
 
-    def _conclude(self, run: RecordingRun) -> bool:
-        """Store ``capture_finished`` or ``capture_error``; True if there is media."""
-        p = self.parts
-        segments = p.store.segments(run.recording_id)
-        if any(seg.ended is None for seg in segments):
-            # A segment's end (and its files) never reached the store: only
-            # recovery, reading the files, can tell what was recorded.
-            raise sqlite3.OperationalError("a segment's end is missing from the store")
-        have_media = any(seg.tracks for seg in segments)
-        if have_media:
-            p.set_state(run.recording_id, RecordingState.CAPTURE_FINISHED, "; ".join(run.errors))
-            self.permanent_error = None
-        else:
-            reason = "; ".join(run.errors) or "no media produced"
-            p.set_state(run.recording_id, RecordingState.CAPTURE_ERROR, reason, error=reason)
-            if run.permanent_failure:
-                self.permanent_error = reason
-            self.log.error("recording %s failed: %s", run.recording_id, reason)
-        return have_media
-
     def resume(self, run: RecordingRun) -> None:
         """Go on with a recording the last process left capturing."""
         self.parts.scheduler.adopt(run.recording_id, run)
@@ -157,3 +137,22 @@ class AgentRecordings:
         if have_media:
             p.wake_ingest()
 
+    def _conclude(self, run: RecordingRun) -> bool:
+        """Store ``capture_finished`` or ``capture_error``; True if there is media."""
+        p = self.parts
+        segments = p.store.segments(run.recording_id)
+        if any(seg.ended is None for seg in segments):
+            # A segment's end (and its files) never reached the store: only
+            # recovery, reading the files, can tell what was recorded.
+            raise sqlite3.OperationalError("a segment's end is missing from the store")
+        have_media = any(seg.tracks for seg in segments)
+        if have_media:
+            p.set_state(run.recording_id, RecordingState.CAPTURE_FINISHED, "; ".join(run.errors))
+            self.permanent_error = None
+        else:
+            reason = "; ".join(run.errors) or "no media produced"
+            p.set_state(run.recording_id, RecordingState.CAPTURE_ERROR, reason, error=reason)
+            if run.permanent_failure:
+                self.permanent_error = reason
+            self.log.error("recording %s failed: %s", run.recording_id, reason)
+        return have_media

@@ -6,6 +6,7 @@ be lost, every state must end right, no loop may hang."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -19,6 +20,7 @@ def load_soak() -> ModuleType:
     spec = importlib.util.spec_from_file_location("ocframe_bench_soak", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -159,7 +159,7 @@ def test_a_damaged_store_is_set_aside_and_the_agent_starts_afresh(
     with caplog.at_level(logging.ERROR, logger="ocframe.store"):
         fresh = RecordingStore(path)  # the agent goes on
     assert fresh.recordings() == []
-    kept = list(tmp_path.glob("recordings.db.damaged-*"))
+    kept = sorted(tmp_path.glob("recordings.db.damaged-*"))  # the database, then -shm, -wal
     assert kept and kept[0].read_bytes()[:22] == (damage or kept[0].read_bytes())[:22]
     assert "damaged" in caplog.text and str(kept[0].name).split("-wal")[0] in caplog.text
 
