@@ -655,6 +655,7 @@ def test_agent_killed_at_every_recording_state_transition(
     at_kill = {uid: r.state for uid in uids if (r := killed.get(uid)) is not None}
     killed._close_connection()
     assert at_kill[target] == state, at_kill  # the kill came where it was meant to
+    cfg = config(tmp_path, sim)  # the slow uplink has served its purpose
     with AgentProcess(cfg) as proc:
         for uid in uids:
             assert sim.wait_for_ingest(uid, timeout=60), proc.log()
