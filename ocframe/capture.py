@@ -94,7 +94,10 @@ class InputCapture:
             self.outcome.errors.append(f"{self.spec.name}: internal error: {exc!r}")
         finally:
             self.gate.release(self)
-            self.run.input_done(self)
+            try:
+                self.run.input_done(self)
+            finally:
+                self.run.store.release_thread()  # this thread ends
 
     def _supervise(self) -> None:
         run = self.run

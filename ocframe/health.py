@@ -8,6 +8,7 @@ which loop hangs or keeps failing without asking the process anything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -34,13 +35,17 @@ class HealthFile:
                                    stall_after=WRITE_INTERVAL + 60.0, logger=log)
 
     def start(self) -> None:
-        self.write()
+        # A full or read-only disk must not keep the agent from starting or
+        # stopping: the loop tries again and says why.
+        with contextlib.suppress(OSError):
+            self.write()
         self.loop.start()
 
     def stop(self) -> None:
         self.loop.stop()
         # No process, no health: a stale file would mislead.
-        self.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
 
     def _round(self) -> None:
         if not self.loop.stopping.wait(WRITE_INTERVAL):

@@ -10,6 +10,7 @@ media) or ``capture_error`` (none) and wakes the ingest queue.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,7 +122,30 @@ class AgentRecordings:
 
     def finish(self, run: RecordingRun) -> None:
         p = self.parts
-        have_media = any(seg.tracks for seg in p.store.segments(run.recording_id))
+        try:
+            have_media = self._conclude(run)
+        except (sqlite3.Error, OSError) as exc:
+            # The store cannot be written (a full or read-only disk): the
+            # recording stays "capturing" there with its files on disk, and
+            # recovery finishes it once the store can be written again.
+            self.log.error("recording %s: the recording store cannot be written (%s); its"
+                           " files stay in %s and it is finished once the store can be"
+                           " written", run.recording_id, exc, run.directory)
+            have_media = False
+        p.scheduler.run_finished(run.recording_id)
+        p.state_changed()
+        if have_media:
+            p.wake_ingest()
+
+    def _conclude(self, run: RecordingRun) -> bool:
+        """Store ``capture_finished`` or ``capture_error``; True if there is media."""
+        p = self.parts
+        segments = p.store.segments(run.recording_id)
+        if any(seg.ended is None for seg in segments):
+            # A segment's end (and its files) never reached the store: only
+            # recovery, reading the files, can tell what was recorded.
+            raise sqlite3.OperationalError("a segment's end is missing from the store")
+        have_media = any(seg.tracks for seg in segments)
         if have_media:
             p.set_state(run.recording_id, RecordingState.CAPTURE_FINISHED, "; ".join(run.errors))
             self.permanent_error = None
@@ -131,8 +155,4 @@ class AgentRecordings:
             if run.permanent_failure:
                 self.permanent_error = reason
             self.log.error("recording %s failed: %s", run.recording_id, reason)
-        p.scheduler.run_finished(run.recording_id)
-        p.state_changed()
-        if have_media:
-            p.wake_ingest()
-
+        return have_media

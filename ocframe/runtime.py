@@ -25,7 +25,7 @@ from .model import AgentState, RecordingState, StateChange
 from .opencast.client import OpencastClient
 from .plugins import PluginRegistry
 from .recordings import AgentRecordings, RecordingParts
-from .recovery import recover
+from .recovery import OrphanRecovery, recover
 from .reporter import CoreReporter
 from .schedule import ScheduleCache
 from .scheduler import Scheduler
@@ -64,7 +64,8 @@ class AgentRuntime:
         self.scheduler = Scheduler(
             self.name, start=lambda event: self.recordings.begin(event),
             is_handled=lambda uid: shared.store.get(uid) is not None,
-            preroll=config.preroll, postroll=config.postroll)
+            preroll=config.preroll, postroll=config.postroll,
+            on_tick=lambda: self.orphans())
         # Bounds of a round: a few posts (reporter), a large calendar on a slow
         # link (calendar); beyond them a loop counts as hung.
         self.reporter = CoreReporter(
@@ -83,6 +84,8 @@ class AgentRuntime:
             disk=shared.disk, scheduler=self.scheduler, reporter=self.reporter,
             storage=shared.storage, set_state=self.set_recording_state,
             state_changed=self.state_changed, wake_ingest=shared.ingest.wake))
+        self.orphans = OrphanRecovery(self.recordings, shared.store, lambda: self.inputs.specs,
+                                      self.scheduler)
 
     @property
     def loops(self) -> list[SupervisedLoop]:

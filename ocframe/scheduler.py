@@ -129,6 +129,14 @@ class Scheduler:
         # Stops first, so a back-to-back successor can start in this same tick.
         for rid, run in list(self._runs.items()):
             ev = events.get(rid)
+            if ev is not None and ev.start >= run.event.end:
+                # Moved to another slot while recording: following it would
+                # hold the room (and block every event) until the new end.
+                # Like a deleted event, the recording keeps its own end.
+                self._warn_once(ev, f"moved to {ev.start.isoformat()} while recording; this"
+                                    f" recording ends at {run.event.end.isoformat()} as"
+                                    " scheduled, and the event is not recorded again")
+                ev = None
             if ev is not None and ev.end != run.event.end:
                 log.info("%s: %s now ends at %s", self.agent, rid, ev.end.isoformat())
                 run.set_end(ev.end + self.postroll)

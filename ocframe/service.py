@@ -11,9 +11,12 @@ long-lived thread is a supervised loop in :attr:`Service.loops`, which
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
+from pathlib import Path
 
-from .config import IngestConfig, OcframeConfig
+from .config import CoreConfig, IngestConfig, OcframeConfig
 from .disk import DiskMonitor
 from .events import EventBus
 from .ffmpeg import find_ffmpeg, find_ffprobe
@@ -24,6 +27,7 @@ from .plugins import PluginRegistry, load_plugins
 from .runtime import AgentRuntime, SharedParts
 from .schedule import ScheduleCache
 from .store import RecordingStore
+from .store_schema import StoreError
 from .uploader import IngestQueue
 
 log = logging.getLogger("ocframe.runtime")
@@ -36,6 +40,7 @@ class Service:
         self.plugins.validate(config)
         storage = config.storage.directory
         storage.mkdir(parents=True, exist_ok=True)
+        _check_writable(storage)
         self.ffmpeg = find_ffmpeg(config.tools.ffmpeg)
         ffprobe = find_ffprobe(config.tools.ffprobe)
         self.tools = {"ffmpeg": self.ffmpeg, **({"ffprobe": ffprobe} if ffprobe else {})}
@@ -113,8 +118,12 @@ class Service:
         with self._reload_lock:
             self.plugins.validate(new)
             old = self.config
-            if new.core != old.core:
+            if _without_credentials(new.core) != _without_credentials(old.core):
                 log.warning("core settings changed; they take effect after a restart")
+            if _credentials(new.core) != _credentials(old.core):
+                self.client.session.set_credentials(new.core)
+                log.info("core credentials changed; in use from now on")
+                self.ingest.retry_now()  # uploads refused with the old ones
             for acfg in new.agents:
                 if acfg.name in self.agents:
                     self.agents[acfg.name].apply_config(acfg)
@@ -129,3 +138,28 @@ class Service:
             self.ingest.config = new.ingest_queue
             self.plugins.hook.ocframe_config_reloaded(old=old, new=new)
             log.info("configuration reloaded")
+
+
+def _check_writable(directory: Path) -> None:
+    """Refuse to start, saying why, where nothing could be recorded: the
+    store and the schedule cache would fail later, less clearly (and a cache
+    that cannot be opened would be taken for a damaged one)."""
+    try:
+        with tempfile.TemporaryFile(dir=directory) as probe:
+            probe.write(b"ocframe")
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        raise StoreError(f"the storage directory {directory} cannot be written ({exc.strerror}):"
+                         " is its disk full or read-only?") from None
+
+
+_CREDENTIALS = ("user", "password", "auth")
+
+
+def _credentials(core: CoreConfig) -> tuple[object, ...]:
+    return tuple(getattr(core, k) for k in _CREDENTIALS)
+
+
+def _without_credentials(core: CoreConfig) -> dict[str, object]:
+    return core.model_dump(exclude=set(_CREDENTIALS))

@@ -81,6 +81,13 @@ class RecordingStore:
                 check_and_migrate(self._db(), self.path)
             except sqlite3.DatabaseError as exc:
                 self._close_connection()
+                if not _damaged(exc):
+                    # A full or read-only disk is no damage: setting the store
+                    # aside would forget every recording it lists (uploads
+                    # waiting included), and the new one could not be written.
+                    raise StoreError(f"the recording store {path} cannot be used ({exc}): is"
+                                     " its disk full or read-only? It is left as it is")\
+                        from None
                 if not set_aside_corrupt:
                     raise StoreError(f"the recording store {path} is damaged ({exc}); the"
                                      " agent sets it aside when it starts") from None
@@ -90,6 +97,13 @@ class RecordingStore:
                           " lost, but are no longer listed: re-ingest or copy them by hand",
                           path, exc, moved, path.parent / "recordings")
                 check_and_migrate(self._db(), self.path)
+
+    def release_thread(self) -> None:
+        """Close the calling thread's connection: a short-lived thread (a
+        capture's) calls this before it ends. Otherwise the connection, held
+        in a reference cycle by its statement cache, is freed only by the
+        cyclic garbage collector, keeping its files open until then."""
+        self._close_connection()
 
     def _close_connection(self) -> None:
         db = getattr(self._local, "db", None)
@@ -304,6 +318,12 @@ class RecordingStore:
                 (recording_id,),
             )
 
+    def make_due(self, states: set[str]) -> None:
+        """Recordings in ``states`` waiting for a later upload attempt are due now."""
+        with self._tx() as db:
+            db.execute(f"UPDATE recordings SET next_attempt = NULL WHERE state IN"
+                       f" ({', '.join('?' * len(states))})", sorted(states))
+
     def checkpoint(self, recording_id: str) -> StoreCheckpoint:
         return StoreCheckpoint(self, recording_id)
 
@@ -338,6 +358,13 @@ class StoreCheckpoint:
     def clear(self) -> None:
         with self.store._tx() as db:
             db.execute("DELETE FROM checkpoints WHERE recording_id = ?", (self.recording_id,))
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """SQLite found the file corrupt or not a database (our own integrity
+    check raises without a code); not a full, read-only or failing disk."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is None or code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _recording(row: sqlite3.Row) -> Recording:

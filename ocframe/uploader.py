@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .config import IngestConfig, IngestQueueConfig
-from .errors import CoreError, IngestError, IngestVeto, PluginError
+from .errors import AuthError, CoreError, IngestError, IngestVeto, PluginError
 from .ingest import IngestJob
 from .loops import SupervisedLoop
 from .model import IngestPackage, RecordingState, Track, file_md5
@@ -89,6 +89,11 @@ class IngestQueue:
     def wake(self) -> None:
         with self._cond:
             self._cond.notify_all()
+
+    def retry_now(self) -> None:
+        """Every upload waiting for its next attempt tries again at once."""
+        self.store.make_due(UPLOAD_PENDING_STATES)
+        self.wake()
 
     def uploading_for(self, agent: str) -> bool:
         with self._cond:
@@ -162,6 +167,13 @@ class IngestQueue:
         except IngestVeto as exc:
             self._fail(rec, attempt, f"vetoed: {exc.reason}", permanent=True)
             return
+        except AuthError as exc:
+            # Credentials rotated on the core, or a role missing: the
+            # configuration's fault, not this recording's. It waits without
+            # spending the attempt cap until they are fixed (a reload applies
+            # them and retries at once).
+            self._fail(rec, attempt, exc.reason, permanent=False, counts=False, outcome="auth")
+            return
         except CoreError as exc:
             # An unreachable core is not this upload's fault: keep trying for
             # as long as it takes, without spending the attempt cap.
@@ -219,7 +231,7 @@ class IngestQueue:
             self.on_progress(rid, sent, total)
 
     def _fail(self, rec: Recording, attempt: int, reason: str, *, permanent: bool,
-              counts: bool = True) -> None:
+              counts: bool = True, outcome: str | None = None) -> None:
         store = self.store
         failures = store.counted_failures(rec.id) + (1 if counts else 0)
         if permanent or failures >= self.config.max_attempts:
@@ -232,10 +244,12 @@ class IngestQueue:
             return
         delay = min(self.config.backoff_max, self.config.backoff_initial * 2 ** (attempt - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter: many agents must not retry in step
-        store.end_attempt(rec.id, attempt, "retry" if counts else "unreachable", reason,
-                          next_attempt=time.time() + delay)
-        log.warning("%s: upload of %s failed (%s); retrying in %.0f s", rec.agent, rec.id,
-                    reason, delay)
+        outcome = outcome or ("retry" if counts else "unreachable")
+        store.end_attempt(rec.id, attempt, outcome, reason, next_attempt=time.time() + delay)
+        # Bad credentials need the operator: an error, not a passing warning.
+        log.log(logging.ERROR if outcome == "auth" else logging.WARNING,
+                "%s: upload of %s failed (%s); retrying in %.0f s", rec.agent, rec.id,
+                reason, delay)
 
 
 def _add_calendar_catalogs(rec: Recording, package: IngestPackage, workdir: Path) -> None:

@@ -146,6 +146,7 @@ class CalendarParser:
         cache = self._cache
         fresh: dict[bytes, Event | CalendarError] = {}
         events: list[Event] = []
+        kept: dict[str, Event] = {}  # last readable versions of unreadable events
         skipped: list[str] = []
         parsed = 0
         view = memoryview(body)
@@ -173,12 +174,16 @@ class CalendarParser:
             fresh[key] = event
             if isinstance(event, CalendarError):
                 skipped.append(event.reason)
-                kept = self._readable.get(event.uid or "")
-                if kept is not None:
-                    events.append(kept)
+                previous = self._readable.get(event.uid or "")
+                if previous is not None:
+                    kept[previous.uid] = previous
             else:
                 events.append(event)
             begin = following
+        # An unreadable copy of an event this calendar also holds readable
+        # keeps nothing: the same poll again must give the same events.
+        readable = {e.uid for e in events}
+        events += [e for uid, e in kept.items() if uid not in readable]
         self._cache = fresh
         self.last_parsed = parsed
         self.skipped = skipped

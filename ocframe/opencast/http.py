@@ -59,18 +59,27 @@ class CoreSession:
             self.session.verify = False
         elif core.ca_bundle:
             self.session.verify = str(core.ca_bundle)
-        password = core.password.get_secret_value() if core.password else ""
         self.auth: AuthBase
-        if core.auth == "digest":
-            self.session.headers["X-Requested-Auth"] = "Digest"
-            self.auth = HTTPDigestAuth(core.user, password)
-        else:
-            self.auth = HTTPBasicAuth(core.user, password)
+        self.set_credentials(core)
         # Not session.auth: that would go to whatever host a request names.
         self.trusted = {origin(core.url)}
         self.trusted.update(origin(u) for u in core.services.values())
         self.trusted.update(origin(u) for u in core.trusted_hosts)
         self._lock = threading.Lock()
+
+    def set_credentials(self, core: CoreConfig) -> None:
+        """Authenticate as ``core`` says (user, password, kind) from the next
+        request on: a password rotated on the core is fixed by a reload,
+        without a restart that would cut running recordings."""
+        self.core = self.core.model_copy(
+            update={"user": core.user, "password": core.password, "auth": core.auth})
+        password = core.password.get_secret_value() if core.password else ""
+        if core.auth == "digest":
+            self.session.headers["X-Requested-Auth"] = "Digest"
+            self.auth = HTTPDigestAuth(core.user, password)
+        else:
+            self.session.headers.pop("X-Requested-Auth", None)
+            self.auth = HTTPBasicAuth(core.user, password)
 
     def trusts(self, url: str) -> bool:
         """May ``url`` receive the credentials?"""

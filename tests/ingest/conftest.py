@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from ocframe_simulator import OpencastSimulator
+
 from ocframe.testing.ingest import StrategyRunner
 
 

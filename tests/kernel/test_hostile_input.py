@@ -159,7 +159,7 @@ def test_a_damaged_store_is_set_aside_and_the_agent_starts_afresh(
     with caplog.at_level(logging.ERROR, logger="ocframe.store"):
         fresh = RecordingStore(path)  # the agent goes on
     assert fresh.recordings() == []
-    kept = list(tmp_path.glob("recordings.db.damaged-*"))
+    kept = sorted(tmp_path.glob("recordings.db.damaged-*"))  # the database, then -shm, -wal
     assert kept and kept[0].read_bytes()[:22] == (damage or kept[0].read_bytes())[:22]
     assert "damaged" in caplog.text and str(kept[0].name).split("-wal")[0] in caplog.text
 
@@ -195,3 +195,48 @@ def test_sqlite_store_file_is_really_sqlite(tmp_path: Path) -> None:
     RecordingStore(tmp_path / "recordings.db")
     assert sqlite3.connect(tmp_path / "recordings.db").execute(
         "PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.parametrize("code, message", [
+    (sqlite3.SQLITE_FULL, "database or disk is full"),
+    (sqlite3.SQLITE_READONLY, "attempt to write a readonly database"),
+    (sqlite3.SQLITE_CANTOPEN, "unable to open database file"),
+    (sqlite3.SQLITE_IOERR | (4 << 8), "disk I/O error"),  # an extended code
+])
+def test_a_store_on_a_full_or_read_only_disk_is_no_damaged_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, message: str) -> None:
+    """Setting it aside would forget the recordings it lists (uploads waiting
+    included): the agent must say what is wrong and leave it as it is."""
+    import ocframe.store
+
+    path = tmp_path / "recordings.db"
+    RecordingStore(path).create("room-1", Event("u", NOW, NOW + timedelta(hours=1)),
+                                tmp_path / "u", ["cam"])
+
+    def disk_trouble(*args: object) -> None:
+        exc = sqlite3.OperationalError(message)
+        exc.sqlite_errorcode = code  # type: ignore[attr-defined]  # as SQLite sets it
+        raise exc
+
+    monkeypatch.setattr(ocframe.store, "check_and_migrate", disk_trouble)
+    with pytest.raises(StoreError, match="full or read-only"):
+        RecordingStore(path)
+    assert not list(tmp_path.glob("recordings.db.damaged-*"))
+    monkeypatch.undo()
+    assert [r.id for r in RecordingStore(path).recordings()] == ["u"]
+
+
+def test_an_unchanged_calendar_with_a_broken_copy_of_an_event_parses_the_same_every_poll(
+) -> None:
+    """Found by fuzzing (bench/fuzz_calendar.py): an event both readable and,
+    in a second block with the same UID, unreadable came back twice from the
+    second poll of the very same calendar (its 'last readable version' added
+    to the readable one)."""
+    broken = vevent("good-1", ":20260302T100000Z", ":tomorrow")
+    body = calendar(GOOD_1, broken, GOOD_2)
+    parser = CalendarParser()
+    polls = [[e.uid for e in parser.parse(body, now=NOW)] for _ in range(3)]
+    assert polls == [["good-1", "good-2"]] * 3
+    # Alone, the broken copy still keeps the last readable version.
+    assert [e.uid for e in parser.parse(calendar(broken, GOOD_2), now=NOW)] == \
+        ["good-2", "good-1"]

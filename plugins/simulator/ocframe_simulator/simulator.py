@@ -181,6 +181,14 @@ class OpencastSimulator(AdminEndpoints, IngestEndpoints):
     def users(self) -> dict[str, tuple[str, frozenset[str]]]:
         return dict(self._auth.users)
 
+    def set_user(self, name: str, password: str, roles: Iterable[str] | None = None) -> None:
+        """Add a user or change one's password (and roles, if given), as an
+        administrator rotating credentials on a running core would."""
+        with self._auth._lock:
+            current = self._auth.users.get(name)
+            kept = roles if roles is not None else (current[1] if current else ())
+            self._auth.users = {**self._auth.users, name: (password, frozenset(kept))}
+
     @property
     def auth_mode(self) -> str:
         return self._auth.mode

@@ -30,3 +30,13 @@ def test_custom_users(opencast_simulator_factory) -> None:
                         timeout=5).status_code == 200
     assert requests.get(sim.url + "/recordings/calendars", auth=("ca", "ca-secret"),
                         timeout=5).status_code == 401
+
+
+def test_a_password_rotated_on_the_running_core(sim: OpencastSimulator) -> None:
+    url = sim.url + "/recordings/calendars"
+    sim.set_user("ca", "rotated")
+    assert requests.get(url, auth=("ca", "ca-secret"), timeout=5).status_code == 401
+    assert requests.get(url, auth=("ca", "rotated"), timeout=5).status_code == 200  # role kept
+    sim.set_user("new-ca", "pw", {"ROLE_CAPTURE_AGENT"})
+    assert requests.get(url, auth=("new-ca", "pw"), timeout=5).status_code == 200
+    assert sim.users["ca"][0] == "rotated"
