@@ -99,10 +99,16 @@ def _dotted(node: ast.expr) -> str:
     return ""
 
 
+#: Distributions that are test tooling as a whole (the simulator and its demo
+#: run agents against a fake core; nothing of them runs in production).
+TEST_TOOL_DISTRIBUTIONS = {"ocframe-simulator"}
+
+
 def is_test_code(dist: Distribution, path: Path) -> bool:
     """Tests, and emulators and stubs under a testing/ package (or testing.py)."""
     parts = path.relative_to(dist.path).parts
-    return (bool(TEST_DIRECTORIES.intersection(parts[:-1]))
+    return (dist.name in TEST_TOOL_DISTRIBUTIONS
+            or bool(TEST_DIRECTORIES.intersection(parts[:-1]))
             or path.name in ("conftest.py", "testing.py") or path.name.startswith("test_"))
 
 
