@@ -22,7 +22,7 @@ from .config import IngestConfig, IngestQueueConfig
 from .errors import AuthError, CoreError, IngestError, IngestVeto, PluginError
 from .ingest import IngestJob
 from .loops import SupervisedLoop
-from .model import IngestPackage, RecordingState, Track, file_md5
+from .model import IngestPackage, RecordingState, Track, file_md5, printable
 from .opencast.client import OpencastClient
 from .plugins import PluginRegistry
 from .segments import join_tracks
@@ -191,11 +191,13 @@ class IngestQueue:
             self._fail(rec, attempt, f"{method} crashed: {exc!r}", permanent=False)
             return
         store.end_attempt(rec.id, attempt, "ok", result.workflow_id or "")
-        self.agents.set_recording_state(rec.agent, rec.id, RecordingState.UPLOAD_FINISHED,
-                                        f"workflow {result.workflow_id or '?'}")
+        note = f"workflow {result.workflow_id or '?'}"
+        if result.detail:
+            note += f"; {result.detail}"
+        self.agents.set_recording_state(rec.agent, rec.id, RecordingState.UPLOAD_FINISHED, note)
         store.checkpoint(rec.id).clear()
-        log.info("%s: %s ingested (media package %s, workflow %s)", rec.agent, rec.id,
-                 result.mediapackage_id, result.workflow_id)
+        log.info("%s: %s ingested (media package %s, %s)", rec.agent, rec.id,
+                 result.mediapackage_id, printable(note))
         if icfg.delete_after_upload:
             store.delete(rec.id)
 
