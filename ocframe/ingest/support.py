@@ -81,7 +81,7 @@ def parse_answer(xml: str, what: str) -> tuple[str, list[MPElement]]:
         size = fields.get("size")
         elements.append(MPElement(
             kind=kind, id=el.get("id", ""), flavor=el.get("type", ""),
-            size=int(size) if size and size.isdigit() else None,
+            size=int(size) if size and size.isascii() and size.isdigit() else None,
             checksum=fields.get("checksum") or None, url=fields.get("url") or None,
         ))
     return mp.get("id", ""), elements
