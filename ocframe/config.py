@@ -141,6 +141,13 @@ class AgentConfig(_Model):
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     preroll: float = Field(0.0, ge=0, description="seconds to start before DTSTART")
     postroll: float = Field(0.0, ge=0, description="seconds to stop after DTEND")
+    #: Launch each input ahead of the window by as long as it took to deliver
+    #: media the last times (learnt per input), so the recording has its
+    #: first second; what comes before the window is trimmed at upload.
+    auto_lead: bool = Field(True, description="launch inputs ahead by their learnt start-up time")
+    #: The most an input is launched ahead (plus up to 5 s to spread the
+    #: launches of rooms starting in the same second).
+    max_lead: float = Field(10.0, ge=0, le=120, description="seconds")
     heartbeat_interval: float = Field(60.0, gt=0)
     capabilities_interval: float = Field(600.0, gt=0)
     capabilities_format: Literal["xml", "json"] = "xml"

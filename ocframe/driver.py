@@ -67,6 +67,19 @@ class CaptureHandle(abc.ABC):
         The supervisor restarts a capture stalled longer than configured."""
         return 0.0
 
+    def media_origin(self) -> float | None:
+        """Where time zero of the files this capture writes lies on the wall
+        clock (UNIX seconds), or ``None`` if the driver cannot tell (the
+        default). Asked while the capture runs and after it ended, from the
+        supervising thread.
+
+        With it the kernel learns how long the input takes from launch to
+        media (and pre-rolls it by as much next time), and trims a pre-rolled
+        start to the scheduled one without re-encoding. Command drivers get
+        it from ffmpeg's progress lines; a device that records on its own
+        clock may answer from its recording's start time."""
+        return None
+
 
 class Driver(abc.ABC):
     """Base class of every driver. Subclasses set ``Settings`` and implement
@@ -177,6 +190,9 @@ class CommandCapture(CaptureHandle):
 
     def stalled_for(self) -> float:
         return self.process.seconds_since_output()
+
+    def media_origin(self) -> float | None:
+        return self.process.media_origin()
 
     def stop(self) -> None:
         if self.exit is None:

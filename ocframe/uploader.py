@@ -27,6 +27,7 @@ from .opencast.client import OpencastClient
 from .plugins import PluginRegistry
 from .segments import join_tracks
 from .store import UPLOAD_PENDING_STATES, Recording, RecordingStore
+from .trim import MIN_TRIM, trim_start
 
 log = logging.getLogger("ocframe.ingest")
 
@@ -202,9 +203,16 @@ class IngestQueue:
             store.delete(rec.id)
 
     def _build_package(self, rec: Recording, icfg: IngestConfig) -> IngestPackage:
-        tracks = [t for seg in self.store.segments(rec.id) for t in seg.tracks]
         workdir = rec.directory / "ingest"
         workdir.mkdir(parents=True, exist_ok=True)
+        tracks: list[Track] = []
+        for seg in self.store.segments(rec.id):
+            early = (seg.trim_to - seg.media_origin
+                     if seg.trim_to is not None and seg.media_origin is not None else 0.0)
+            if early >= MIN_TRIM:
+                log.info("%s: %s %s: trimming the %.1f s captured before the window",
+                         rec.agent, rec.id, seg.input, early)
+            tracks.extend(trim_start(t, early, workdir, self.ffmpeg) for t in seg.tracks)
         package = IngestPackage(tracks=join_tracks(tracks, workdir, self.ffmpeg))
         if icfg.legacy_catalogs:
             # Opencast <= 3.x creates the event only at ingest: its catalogs go
