@@ -291,7 +291,7 @@ def cmd_recordings(args: argparse.Namespace) -> int:
         for at, state, detail in store.history(rec.id):
             print(f"  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))} {state}"
                   f"{'  ' + p(detail, limit=None) if detail else ''}")
-        _print_package(rec.package)
+        _print_package(rec.package, rec.directory)
         print("uploads:")
         for a in store.attempts(rec.id):
             outcome = a["outcome"] or "running"
@@ -317,14 +317,15 @@ def cmd_recordings(args: argparse.Namespace) -> int:
     return 2
 
 
-def _print_package(package: IngestPackage | None) -> None:
-    """What the upload sends, as the ``pre_ingest`` hooks left it."""
+def _print_package(package: IngestPackage | None, directory: Path) -> None:
+    """What the upload sends, as the ``pre_ingest`` hooks left it; paths
+    inside the recording's directory relative to it."""
     from .model import printable as p
 
     if package is None:
         print("package:   not built yet (when the upload starts, after the pre_ingest hooks)")
         return
-    print("package:")
+    print("package (after the pre_ingest hooks):")
     for kind, elements in (("track", package.tracks), ("catalog", package.catalogs),
                            ("attachment", package.attachments)):
         for e in elements:
@@ -332,7 +333,8 @@ def _print_package(package: IngestPackage | None) -> None:
                 size = f"{e.path.stat().st_size} bytes"
             except OSError:
                 size = "missing"
-            print(f"  {kind:<10} {p(e.flavor)} {p(e.mimetype)} {p(str(e.path), limit=None)}"
+            shown = e.path.relative_to(directory) if e.path.is_relative_to(directory) else e.path
+            print(f"  {kind:<10} {p(e.flavor)} {p(e.mimetype)} {p(str(shown), limit=None)}"
                   f" ({size})")
 
 

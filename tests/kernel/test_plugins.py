@@ -243,3 +243,21 @@ def test_an_imported_ocframe_module_is_no_unknown_hook() -> None:
     assert not [p for p in reg.problems if p.name == "ocframe_test_imports"]
     assert not [w for w in reg.warnings if w.name == "ocframe_test_imports"]
     assert reg.hooks_of("ocframe_test_imports") == ["ocframe_state_change"]
+
+
+def test_a_plugin_module_named_only_by_a_reload_asks_for_a_restart(tmp_path: Path) -> None:
+    from ocframe.config import OcframeConfig
+    from ocframe.errors import ConfigError
+
+    def config(modules: list[str]) -> OcframeConfig:
+        return OcframeConfig.model_validate({
+            "storage": {"directory": str(tmp_path)}, "plugins": {"modules": modules},
+            "agents": [{"name": "a", "inputs": [{"name": "i", "driver": "testsrc"}]}]})
+
+    reg = PluginRegistry()
+    reg.load([])  # as the running agent loaded them at its start
+    reg.validate(config([]))
+    # Plugin modules load at start only: applying the edit would silently run without it.
+    with pytest.raises(ConfigError, match=r"plugins\.modules\[0\]: plugin module 'journal'"
+                                          r" is not loaded \(.*restart it\)"):
+        reg.validate(config(["journal"]))
