@@ -11,6 +11,7 @@ are checked because it holds passwords.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tomllib
@@ -29,9 +30,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .config_hints import error_message
 from .config_secrets import (
     check_literal_secret,
     dotted,
+    is_literal_secret,
     read_secrets,
     resolve,
     secrets_path,
@@ -306,30 +309,36 @@ def load_config(path: Path | str) -> OcframeConfig:
     return config
 
 
-def check_driver_secrets(config: OcframeConfig, agent_index: int, input_index: int,
-                         secret_fields: list[str]) -> None:
-    """Refuse literal values for a driver's secret settings (SecretStr fields)."""
-    raw = config._raw
-    source = config.source or Path("<config>")
-    for fname in secret_fields:
-        where = ("agents", agent_index, "inputs", input_index, "settings", fname)
-        check_literal_secret(raw, set(config._secret_refs), where, source)
+def literal_driver_secrets(config: OcframeConfig, agent_index: int, input_index: int,
+                           secret_fields: list[str]) -> list[str]:
+    """The driver's secret settings (SecretStr fields) written literally in the
+    file, which is refused (see :data:`ocframe.config_secrets.LITERAL_SECRET`)."""
+    where = ("agents", agent_index, "inputs", input_index, "settings")
+    return [f for f in secret_fields
+            if is_literal_secret(config._raw, config._secret_refs, (*where, f))]
 
 
 def _describe(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
     lines = [f"{path}: invalid configuration"]
     for err in exc.errors():
         loc = tuple(err["loc"])
-        lines.append(f"  {dotted(loc) or '(top level)'}{_agent_hint(loc, data)}: {err['msg']}")
+        lines.append(f"  {dotted(loc) or '(top level)'}{_agent_hint(loc, data)}:"
+                     f" {error_message(err, OcframeConfig)}")
     return "\n".join(lines)
 
 
 def _agent_hint(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """`` (agent 'room-1', input 'cam')`` for a key inside an agent's table."""
     if len(loc) >= 2 and loc[0] == "agents" and isinstance(loc[1], int):
         try:
-            return f" (agent {data['agents'][loc[1]]['name']!r})"
+            agent = data["agents"][loc[1]]
+            hint = f"agent {agent['name']!r}"
         except (KeyError, IndexError, TypeError):
             return ""
+        if len(loc) >= 4 and loc[2] == "inputs" and isinstance(loc[3], int):
+            with contextlib.suppress(KeyError, IndexError, TypeError):
+                hint += f", input {agent['inputs'][loc[3]]['name']!r}"
+        return f" ({hint})"
     return ""
 
 

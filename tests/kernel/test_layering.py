@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                     "ocframe.process", "ocframe.ffmpeg", "ocframe.systemd",
                     "ocframe.opencast.multipart", "ocframe.opencast.jettison",
                     "ocframe.opencast.ical", "ocframe.opencast", "ocframe.logs"]),
-    ("configuration", ["ocframe.config_secrets", "ocframe.config"]),
+    ("configuration", ["ocframe.config_secrets", "ocframe.config_hints", "ocframe.config"]),
     ("core client", ["ocframe.opencast.http", "ocframe.opencast.registry",
                      "ocframe.opencast.client", "ocframe.opencast.vevent",
                      "ocframe.opencast.calendar"]),
