@@ -16,36 +16,21 @@ site build regenerates the page (scripts/docs_hooks.py).
 from __future__ import annotations
 
 import argparse
-import enum
-import json
-import math
 import sys
-import types
-import typing
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from pathlib import Path, PurePath
-from typing import Any, Literal
+from pathlib import Path
 
-import annotated_types
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .config import OcframeConfig
 from .plugins import GROUP_DRIVERS, GROUP_INGEST
+from .toml_form import allowed_text, default_text, list_model_of, model_of, toml_type
 
 #: Where the committed reference lives, relative to the repository root.
 REFERENCE_PATH = Path("docs/configuration-reference.md")
-
-# bool before int: a bool is an int to Python, not to TOML.
-_SCALARS: dict[type, str] = {
-    bool: "boolean",
-    str: "string",
-    int: "integer",
-    float: "float",
-    SecretStr: "secret reference",
-}
 
 
 @dataclass(frozen=True)
@@ -64,165 +49,6 @@ class Section:
     header: str
     intro: str
     rows: list[Row]
-
-
-# ---------------------------------------------------------------------------
-# Types
-
-
-def _strip_optional(annotation: Any) -> Any:
-    if _is_union(annotation):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
-
-
-def _is_union(annotation: Any) -> bool:
-    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    annotation = _strip_optional(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return None
-
-
-def _list_model_of(annotation: Any) -> type[BaseModel] | None:
-    annotation = _strip_optional(annotation)
-    if typing.get_origin(annotation) in (list, tuple, Sequence):
-        args = typing.get_args(annotation)
-        if args:
-            return _model_of(args[0])
-    return None
-
-
-def toml_type(annotation: Any) -> str:
-    """How an operator writes a value of ``annotation`` in TOML."""
-    annotation = _strip_optional(annotation)
-    if typing.get_origin(annotation) is typing.Annotated:
-        return toml_type(typing.get_args(annotation)[0])
-    if typing.get_origin(annotation) is Literal:
-        return "one of " + ", ".join(toml_value(v) for v in typing.get_args(annotation))
-    if _is_union(annotation):
-        return " or ".join(toml_type(a) for a in typing.get_args(annotation)
-                           if a is not type(None))
-    if isinstance(annotation, type):
-        if issubclass(annotation, enum.Enum):
-            return "one of " + ", ".join(toml_value(m.value) for m in annotation)
-        if issubclass(annotation, PurePath):
-            return "path"
-        if issubclass(annotation, BaseModel):
-            return "table"
-        for kind, name in _SCALARS.items():
-            if issubclass(annotation, kind):
-                return name
-    origin = typing.get_origin(annotation)
-    if origin in (dict, typing.Mapping) or annotation is dict:
-        args = typing.get_args(annotation)
-        if len(args) == 2 and args[1] is not Any:
-            return f"table of {_plural(toml_type(args[1]))}"
-        return "table"
-    if origin in (list, tuple, set, frozenset, Sequence) or annotation in (list, tuple):
-        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
-        if not args:
-            return "array"
-        if len(set(args)) > 1:
-            return "array of " + ", ".join(toml_type(a) for a in args)
-        return f"array of {_plural(toml_type(args[0]))}"
-    raise TypeError(f"no TOML type for {annotation!r}")
-
-
-def _plural(kind: str) -> str:
-    if kind.startswith("one of "):
-        return f"({kind})"
-    if kind == "secret reference":
-        return "secret references"
-    if kind.endswith(("table", "string", "integer", "float", "boolean", "path", "array")):
-        return kind + "s"
-    return kind
-
-
-def toml_value(value: Any) -> str:
-    """``value`` as it is written in a TOML file."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, enum.Enum):
-        return toml_value(value.value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, SecretStr):
-        return toml_value(value.get_secret_value())
-    if isinstance(value, PurePath):
-        return toml_value(str(value))
-    if isinstance(value, str):
-        # JSON's escapes are TOML basic-string escapes.
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, BaseModel):
-        return toml_value(value.model_dump())
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        return "{ " + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list | tuple | set | frozenset):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML form for {value!r}")
-
-
-def _key(key: str) -> str:
-    return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
-
-
-# ---------------------------------------------------------------------------
-# Fields
-
-
-def default_text(field: FieldInfo) -> str:
-    if field.is_required():
-        return "required"
-    value = field.get_default(call_default_factory=True)
-    if value is None:
-        return "unset"
-    if isinstance(value, BaseModel):
-        return "see below"
-    text = toml_value(value)
-    return f"`{text}`"
-
-
-def allowed_text(field: FieldInfo) -> str:
-    """The field's constraints in words (``> 0``, ``at least 1 item``)."""
-    words: list[str] = []
-    for item in field.metadata:
-        words.extend(_constraint(item))
-    return ", ".join(words)
-
-
-def _constraint(item: Any) -> Iterator[str]:
-    if isinstance(item, annotated_types.Gt):
-        yield f"> {toml_value(item.gt)}"
-    elif isinstance(item, annotated_types.Ge):
-        yield f"≥ {toml_value(item.ge)}"
-    elif isinstance(item, annotated_types.Lt):
-        yield f"< {toml_value(item.lt)}"
-    elif isinstance(item, annotated_types.Le):
-        yield f"≤ {toml_value(item.le)}"
-    elif isinstance(item, annotated_types.MinLen):
-        yield f"at least {item.min_length} {'item' if item.min_length == 1 else 'items'}"
-    elif isinstance(item, annotated_types.MaxLen):
-        yield f"at most {item.max_length} items"
-    else:
-        pattern = getattr(item, "pattern", None)
-        if isinstance(pattern, str):
-            yield f"matches `{pattern}`"
-        for attr, fmt in (("gt", "> {}"), ("ge", "≥ {}"), ("lt", "< {}"), ("le", "≤ {}")):
-            bound = getattr(item, attr, None)
-            if bound is not None:
-                yield fmt.format(toml_value(bound))
 
 
 def _cell(text: str) -> str:
@@ -246,7 +72,7 @@ def _own_fields_first(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
 def _rows(model: type[BaseModel]) -> list[Row]:
     rows = []
     for name, field in _own_fields_first(model):
-        if _list_model_of(field.annotation) is not None:
+        if list_model_of(field.annotation) is not None:
             kind = "array of tables"
         else:
             kind = toml_type(field.annotation)
@@ -260,8 +86,8 @@ def _sections(model: type[BaseModel], header: str, intro: str) -> Iterator[Secti
     yield Section(header, intro, _rows(model))
     prefix = header.strip("[]")
     for name, field in model.model_fields.items():
-        nested = _model_of(field.annotation)
-        many = _list_model_of(field.annotation)
+        nested = model_of(field.annotation)
+        many = list_model_of(field.annotation)
         path = f"{prefix}.{name}" if prefix else name
         if nested is not None:
             yield from _sections(nested, f"[{path}]", _doc(nested))
@@ -383,7 +209,7 @@ def undescribed() -> list[str]:
             continue
         seen.add(model)
         for name, field in model.model_fields.items():
-            nested = _model_of(field.annotation) or _list_model_of(field.annotation)
+            nested = model_of(field.annotation) or list_model_of(field.annotation)
             if nested is not None:
                 models.append(nested)
             elif not field.description:

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, Field, SecretStr
 
 from ocframe import config_reference as ref
-from ocframe.config_reference import allowed_text, default_text, toml_type, toml_value
+from ocframe.toml_form import allowed_text, default_text, toml_type, toml_value
 
 ROOT = Path(__file__).resolve().parents[2]
 
