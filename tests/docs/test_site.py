@@ -4,6 +4,7 @@ fails it."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -74,3 +75,15 @@ def test_a_stale_configuration_reference_fails_the_build(tmp_path: Path) -> None
     done = build(copy / "mkdocs.yml", tmp_path / "site")
     assert done.returncode != 0
     assert "configuration-reference.md differs" in done.stdout + done.stderr
+
+
+def test_readme_links_are_rewritten_for_the_driver_pages() -> None:
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "scripts" / "docs_hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    text = ("[a](../../docs/ingest.md#chunked) [b](../ipcam/README.md) [c](tests/test_x.py)"
+            " [d](https://example.org/x.md) [e](#settings)")
+    assert hooks.rewrite_readme_links(text, "v4l2", {"ipcam", "v4l2"}) == (
+        "[a](../ingest.md#chunked) [b](ipcam.md) [c](tests/test_x.py)"
+        " [d](https://example.org/x.md) [e](#settings)")
