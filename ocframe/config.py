@@ -2,7 +2,8 @@
 separate secrets file.
 
 The pydantic models below are the single source of defaults and validation
-(docs/configuration.md is written from them). The environment wins over the
+(docs/configuration-reference.md is generated from them by
+:mod:`ocframe.config_reference`). The environment wins over the
 file (``OCFRAME_CORE__URL`` overrides ``[core] url``). Secrets never live in
 the main file: a secret field there must be a reference ``"${NAME}"``,
 resolved from the environment or from the secrets file, whose permissions
