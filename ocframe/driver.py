@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import CaptureError
 from .model import CaptureContext, CheckResult, InputSpec, Track
@@ -227,9 +227,12 @@ class CommandCapture(CaptureHandle):
 class CommandDriverSettings(DriverSettings):
     """Settings every command-line driver understands."""
 
-    stop_quit_timeout: float = 5.0
-    stop_interrupt_timeout: float = 5.0
-    stop_terminate_timeout: float = 3.0
+    stop_quit_timeout: float = Field(
+        5.0, description="seconds to wait after sending q before interrupting the program")
+    stop_interrupt_timeout: float = Field(
+        5.0, description="seconds to wait after SIGINT before SIGTERM")
+    stop_terminate_timeout: float = Field(
+        3.0, description="seconds to wait after SIGTERM before SIGKILL")
 
 
 class CommandDriver(Driver):

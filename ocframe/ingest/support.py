@@ -26,10 +26,12 @@ class UploadSettings(StrategySettings):
 
     #: Upload rate limit in bytes per second (0: unlimited), e.g. to spare a
     #: shared uplink during lectures.
-    rate_limit: int = Field(0, ge=0)
+    rate_limit: int = Field(0, ge=0, description="upload rate limit in bytes per second"
+                            " (0: unlimited)")
     #: Compare the MD5 of what was sent with the checksum the core reports
     #: (hashed on a helper thread while sending; costs CPU, not time).
-    verify_md5: bool = True
+    verify_md5: bool = Field(True, description="compare the MD5 of what was sent with the"
+                             " checksum the core reports")
 
     def rate(self) -> float | None:
         return float(self.rate_limit) or None

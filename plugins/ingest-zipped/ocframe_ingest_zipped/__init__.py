@@ -19,6 +19,8 @@ import zlib
 from typing import ClassVar
 from urllib.parse import quote
 
+from pydantic import Field
+
 from ocframe.errors import CoreError, IngestError
 from ocframe.ingest import (
     DigestTap,
@@ -51,7 +53,8 @@ FOLDERS = {"track": "media", "catalog": "metadata", "attachment": "attachments"}
 
 class ZippedSettings(UploadSettings):
     #: Write zip64 records even for small packages (for tests of readers).
-    force_zip64: bool = False
+    force_zip64: bool = Field(False, description="write zip64 records even for small packages"
+                              " (for testing zip readers)")
 
 
 class ZippedIngest(IngestStrategy):
