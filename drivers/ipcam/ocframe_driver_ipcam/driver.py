@@ -229,7 +229,10 @@ class IpCamDriver(CommandDriver):
             "f": "concat",
             "safe": "0",
             "protocol_whitelist": PROTOCOLS,
-            "use_wallclock_as_timestamps": "1",
+            # Not on the concat level too: it would stamp the packets the
+            # camera's stream was probed with all at once (0.000, 0.002,
+            # 0.002 s...), squeezing the first second. The camera's stream
+            # gets wall-clock stamps as they arrive (the options above).
         }
         return opts, str(fifo.path), fifo, redact
 
