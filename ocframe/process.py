@@ -100,6 +100,8 @@ class SupervisedProcess:
         #: Wall-clock time (``time.time()``) just before the process was started.
         self.launched_at: float | None = None
         self._origins: list[float] = []
+        self._last_media_time: float | None = None
+        self._stop_sent_at: float | None = None
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
@@ -143,10 +145,18 @@ class SupervisedProcess:
         from ffmpeg's progress lines (``time=``: the media time written by
         then); ``None`` before the first one or for programs that print none.
 
-        The median of the first lines: a burst of buffered frames at the
-        start, or an encoder's delay, moves single readings, not the median."""
+        Once the process ended on our ``q``/SIGINT: the moment we asked
+        minus the media time of its last line (written after the encoder
+        was flushed, so an encoder's delay does not count). Before, or after
+        a crash: the median of the first lines, which a burst of buffered
+        frames at the start does not move (an encoder's delay does, making
+        the origin later: the trim then keeps more, never less)."""
         with self._lock:
             samples = sorted(self._origins)
+            last, asked = self._last_media_time, self._stop_sent_at
+        if (asked is not None and last is not None and self._stopped_by == "sigint"
+                and self.poll() is not None):
+            return asked - last
         return samples[len(samples) // 2] if samples else None
 
     def tail(self, n: int = 20) -> list[str]:
@@ -166,6 +176,7 @@ class SupervisedProcess:
         if proc is None:
             return ExitInfo(-1, "self", ())
         if proc.poll() is None:
+            self._stop_sent_at = time.time()
             if self.quit_command is not None:
                 try:
                     assert proc.stdin is not None
@@ -232,9 +243,11 @@ class SupervisedProcess:
             pending = parts.pop()
             with self._lock:
                 for raw in parts:
-                    if len(self._origins) < ORIGIN_SAMPLES and (m := _MEDIA_TIME.search(raw)):
+                    if m := _MEDIA_TIME.search(raw):
                         h, mi, sec = m.groups()
-                        self._origins.append(wall - (int(h) * 3600 + int(mi) * 60 + float(sec)))
+                        self._last_media_time = int(h) * 3600 + int(mi) * 60 + float(sec)
+                        if len(self._origins) < ORIGIN_SAMPLES:
+                            self._origins.append(wall - self._last_media_time)
                     if raw:
                         self._tail.append(self.redacted(raw.decode("utf-8", "replace")))
         if pending:

@@ -9,7 +9,14 @@ from pathlib import Path
 from ocframe_simulator import OpencastSimulator
 
 from ocframe.store import RecordingStore
-from ocframe.testing.harness import AgentProcess, InProcessAgent, agent, soon, write_config
+from ocframe.testing.harness import (
+    AgentProcess,
+    InProcessAgent,
+    agent,
+    covers_window,
+    soon,
+    write_config,
+)
 from ocframe.testing.media import duration
 
 
@@ -26,7 +33,7 @@ def test_back_to_back_events_both_record_completely(
         b = sim.wait_for_ingest(second, timeout=60)
     assert a is not None and b is not None
     for ingest in (a, b):
-        assert abs(duration(ingest.tracks[0].path) - 3.0) <= 1.0
+        assert covers_window(duration(ingest.tracks[0].path), t0, t1, 1.0)
 
 
 def test_agent_killed_mid_recording_continues_and_ingests_all_segments(
@@ -52,7 +59,8 @@ def test_agent_killed_mid_recording_continues_and_ingests_all_segments(
     assert sim.workflows_started(uid) == 1
     assert len(ingest.tracks) == 1  # the segments were joined
     total = duration(ingest.tracks[0].path)
-    assert 8.0 - 3.0 <= total <= 8.0 + 1.0  # the restart gap is lost, nothing else
+    # The restart gap is lost, nothing else (the start may reach back one key frame).
+    assert 8.0 - 3.0 <= total <= 8.0 + 2.0 + 1.0
     states = [s for _, s, _ in store.history(uid)]
     assert states[-1] == "upload_finished"
 
@@ -130,5 +138,5 @@ def test_core_down_for_the_whole_event_records_then_ingests(
         assert ingest is not None
         assert sim.wait_for_recording_state(uid, "upload_finished", timeout=30)
     assert sim.workflows_started(uid) == 1
-    recorded = [t for seg in store.segments(uid) for t in seg.tracks]
-    assert ingest.tracks[0].md5 == hashlib.md5(recorded[0].path.read_bytes()).hexdigest()
+    sent = store.get(uid).package.tracks  # type: ignore[union-attr]  # cut to the window
+    assert ingest.tracks[0].md5 == hashlib.md5(sent[0].path.read_bytes()).hexdigest()
