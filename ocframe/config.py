@@ -305,7 +305,7 @@ def check_driver_secrets(config: OcframeConfig, agent_index: int, input_index: i
     raw = config._raw
     source = config.source or Path("<config>")
     for fname in secret_fields:
-        where = ("agents", agent_index, "inputs", input_index, "settings", fname)
+        where = ("agents", agent_index, "inputs", input_index, "settings", *fname.split("."))
         check_literal_secret(raw, set(config._secret_refs), where, source)
 
 

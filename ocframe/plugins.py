@@ -233,6 +233,12 @@ class PluginRegistry:
                 name for name, f in cls.Settings.model_fields.items()
                 if f.annotation is SecretStr or f.annotation == SecretStr | None
             ]
+            # A table of secrets (a driver's ``{secret.NAME}``): each value too.
+            secret_fields += [
+                f"{name}.{key}" for name, f in cls.Settings.model_fields.items()
+                if f.annotation == dict[str, SecretStr]
+                for key in (inp.settings.get(name) or {})
+            ]
             try:
                 check_driver_secrets(config, ai, ii, secret_fields)
             except ConfigError as exc:
