@@ -50,19 +50,27 @@ class Venv:
         assert done.returncode == 0, f"{argv}: {done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         return done
 
-    def create_and_install(self, *targets: str | Path) -> None:
+    def create(self) -> None:
         if self.uv:
             self.run(self.uv, "venv", "-q", "--python", sys.executable, self.path)
+        else:
+            self.run(sys.executable, "-m", "venv", self.path)
+
+    def install(self, *targets: str | Path) -> None:
+        if self.uv:
             self.run(self.uv, "pip", "install", "-q", "--python", self.bin / "python", *targets,
                      timeout=900)
         else:
-            self.run(sys.executable, "-m", "venv", self.path)
             self.run(self.bin / "python", "-m", "pip", "install", "-q", *targets, timeout=1800)
 
 
 def test_generated_driver_installs_passes_the_kit_and_records(
         tmp_path: Path, opencast_simulator: OpencastSimulator) -> None:
-    assert main(["new-driver", "acme-cam", "--dir", str(tmp_path)]) == 0
+    venv = Venv(tmp_path / "venv")
+    venv.create()
+    venv.install(ROOT, ROOT / "plugins" / "ingest-multirequest")
+    # The installed ocframe (a wheel, not this checkout) carries its templates.
+    venv.run(venv.bin / "ocframe", "new-driver", "acme-cam", "--dir", tmp_path)
     package = tmp_path / "ocframe-driver-acme-cam"
 
     # Lint-clean as generated (an integrator's CI would run a linter first).
@@ -73,8 +81,7 @@ def test_generated_driver_installs_passes_the_kit_and_records(
                               capture_output=True, text=True, check=False)
         assert lint.returncode == 0, lint.stdout
 
-    venv = Venv(tmp_path / "venv")
-    venv.create_and_install(ROOT, ROOT / "plugins" / "ingest-multirequest", f"{package}[test]")
+    venv.install(f"{package}[test]")
 
     listed = venv.run(venv.bin / "ocframe", "plugins").stdout
     assert any(line.split()[:2] == ["acme-cam", "ocframe-driver-acme-cam"]
