@@ -59,7 +59,7 @@ class PrefixedCapabilities(Good):
 
 class SlowStart(Good):
     def start(self, ctx: Any) -> Any:
-        time.sleep(3)
+        time.sleep(6)
         return super().start(ctx)
 
 
@@ -98,7 +98,7 @@ class Kit(DriverConformance):
     settings = {"size": "160x120"}
     failing_settings = {"fail": True}
     record_seconds = 1.0
-    start_bound = 2.0
+    start_bound = 3.0
 
 
 class TestGood(Kit):

@@ -23,7 +23,7 @@ SILENT_TWO_FILES = [
     "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10",
     "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
     "-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast", "-flush_packets", "1",
-    "-t", "{duration}", "{output.0}",
+    "-cluster_time_limit", "500", "-t", "{duration}", "{output.0}",
     "-map", "1:a", "-c:a", "flac", "-t", "{duration}", "{output.1}",
 ]
 TWO_OUTPUTS = [
@@ -154,12 +154,17 @@ def test_stall_is_seen_by_output_growth_when_the_program_prints_nothing(tmp_path
     handle = recording.start(capture_context(recording, tmp_path / "a", seconds=60))
     try:
         video = tmp_path / "a" / "cam-0.mkv"
-        wait_for(lambda: video.exists() and video.stat().st_size > 0)
-        first = video.stat().st_size
-        wait_for(lambda: video.stat().st_size > first)
-        # ffmpeg printed nothing all along, yet the capture is not stalled.
+        wait_for(lambda: video.exists() and video.stat().st_size > 10_000)  # past the header
+        # Three seconds of samples: the files keep growing (clusters every 0.5 s),
+        # so the capture never looks stalled, though ffmpeg prints nothing.
+        samples = []
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            samples.append(handle.stalled_for())
+            time.sleep(0.1)
         assert handle.process.tail() == []
-        assert handle.stalled_for() < 1.0
+        assert max(samples) < 1.5, samples
+        assert handle.process.seconds_since_output() > 3.0  # stderr alone would say stalled
     finally:
         handle.stop()
     # A program that neither writes nor prints: stalled, and it grows.
@@ -169,6 +174,14 @@ def test_stall_is_seen_by_output_growth_when_the_program_prints_nothing(tmp_path
         wait_for(lambda: idle.stalled_for() > 1.0)
     finally:
         idle.stop()
+    # With progress = "stderr", the silent recorder would be taken for stalled.
+    by_stderr = make_driver(command=SILENT_TWO_FILES, outputs=TWO_OUTPUTS, progress="stderr")
+    quiet = by_stderr.start(capture_context(by_stderr, tmp_path / "c", seconds=60))
+    try:
+        wait_for(lambda: quiet.stalled_for() > 1.5)
+        assert (tmp_path / "c" / "cam-0.mkv").exists()
+    finally:
+        quiet.stop()
 
 
 def test_stop_escalates_to_kill_within_the_bound(tmp_path: Path) -> None:

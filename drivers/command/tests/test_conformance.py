@@ -15,7 +15,7 @@ RECORD = [
     "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10",
     "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
     "-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast", "-flush_packets", "1",
-    "{output.0}",
+    "-cluster_time_limit", "500", "{output.0}",
     "-map", "1:a", "-c:a", "flac", "{output.1}",
 ]
 
