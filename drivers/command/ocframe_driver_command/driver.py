@@ -60,7 +60,7 @@ class OutputFile(BaseModel):
     flavor: str | None = Field(None, pattern=r"^[^/\s]+/[^/\s]+$",
                                description="flavor to ingest it as (default: the input's)")
     mimetype: str | None = Field(None, description="mime type (default: from the extension)")
-    tags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = Field((), description="tags the track is ingested with")
 
 
 class CommandSettings(CommandDriverSettings):
