@@ -178,9 +178,15 @@ class CommandCapture(CaptureHandle):
     def stalled_for(self) -> float:
         return self.process.seconds_since_output()
 
+    def output_sizes(self) -> tuple[int, ...]:
+        """Bytes written so far to each output: growing while the program
+        still writes, which lets a stop wait for a slow finish."""
+        return tuple(o.path.stat().st_size if o.path.exists() else -1
+                     for o in self.command.outputs)
+
     def stop(self) -> None:
         if self.exit is None:
-            self.exit = self.process.stop(self.timeouts)
+            self.exit = self.process.stop(self.timeouts, progress=self.output_sizes)
             if self.exit.stopped_by in ("sigterm", "sigkill"):
                 self.ctx.logger.warning(
                     "%s had to be stopped with %s; its files may lack trailers",
@@ -213,6 +219,8 @@ class CommandDriverSettings(DriverSettings):
 
     stop_quit_timeout: float = 5.0
     stop_interrupt_timeout: float = 5.0
+    #: How much longer a stop waits for a capture still writing its files.
+    stop_finish_timeout: float = 30.0
     stop_terminate_timeout: float = 3.0
 
 
@@ -230,6 +238,7 @@ class CommandDriver(Driver):
         return StopTimeouts(
             quit=getattr(s, "stop_quit_timeout", 5.0),
             interrupt=getattr(s, "stop_interrupt_timeout", 5.0),
+            finish=getattr(s, "stop_finish_timeout", 30.0),
             terminate=getattr(s, "stop_terminate_timeout", 3.0),
         )
 

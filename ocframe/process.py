@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +52,11 @@ class StopTimeouts:
 
     quit: float = 5.0  # graceful: after ``q`` and SIGINT (quit + interrupt in all)
     interrupt: float = 5.0
+    #: After quit + interrupt, the longest a stop keeps waiting for a process
+    #: that is visibly still finishing (its output still growing): a second
+    #: signal makes ffmpeg abandon its unwritten buffer and trailer, which cut
+    #: files at exactly 1 MiB under load.
+    finish: float = 30.0
     terminate: float = 3.0  # after SIGTERM; then SIGKILL
 
 
@@ -134,13 +139,17 @@ class SupervisedProcess:
         with self._lock:
             return list(self._tail)[-n:]
 
-    def stop(self, timeouts: StopTimeouts | None = None) -> ExitInfo:
+    def stop(self, timeouts: StopTimeouts | None = None,
+             progress: Callable[[], object] | None = None) -> ExitInfo:
         """End the process gracefully: ``q`` on stdin together with one SIGINT
         (ffmpeg reads stdin only every 100 ms but acts on SIGINT at once; both
         make it finish its file), then SIGTERM, then SIGKILL.
 
-        Each step is bounded, so this returns within the sum of the timeouts
-        (plus a moment) whatever the child does.
+        ``progress`` returns something that changes while the process is
+        still doing useful work (the size of its output files): while it keeps
+        changing, the graceful wait goes on, up to ``timeouts.finish`` more
+        seconds. Each step is bounded, so this returns within the sum of the
+        timeouts (plus a moment) whatever the child does.
         """
         t = timeouts or StopTimeouts()
         proc = self._proc
@@ -155,7 +164,7 @@ class SupervisedProcess:
                 except OSError:
                     pass  # the child closed stdin or died; the signals handle it
             self._signal(signal.SIGINT)
-            if self._wait(t.quit + t.interrupt):
+            if self._wait(t.quit + t.interrupt) or self._wait_while_finishing(t, progress):
                 self._stopped_by = "sigint"
         for step, sig, timeout in (
             ("sigterm", signal.SIGTERM, t.terminate),
@@ -184,6 +193,26 @@ class SupervisedProcess:
         self._signal(signal.SIGKILL)
 
     # -- internals ---------------------------------------------------------
+    def _wait_while_finishing(self, t: StopTimeouts, progress: Callable[[], object] | None) -> bool:
+        """After the graceful wait: go on waiting while ``progress`` changes
+        within each ``interrupt`` window, at most ``finish`` seconds; True if
+        the process ended."""
+        if progress is None or t.finish <= 0:
+            return False
+        deadline = time.monotonic() + t.finish
+        window = max(t.interrupt, 0.5)
+        last = progress()
+        changed = time.monotonic()
+        while time.monotonic() < deadline:
+            if self._wait(min(0.25, max(deadline - time.monotonic(), 0.0))):
+                return True
+            now = progress()
+            if now != last:
+                last, changed = now, time.monotonic()
+            elif time.monotonic() - changed >= window:
+                return False
+        return self._proc is not None and self._proc.poll() is not None
+
     def _wait(self, timeout: float) -> bool:
         assert self._proc is not None
         try:

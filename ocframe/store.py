@@ -245,6 +245,18 @@ class RecordingStore:
                  recording_id, input_name, segment),
             )
 
+    def set_segment_tracks(self, recording_id: str, input_name: str, segment: int,
+                           tracks: list[Track], error: str | None) -> None:
+        """Replace an ended segment's tracks (the media check dropped or
+        repaired some), keeping when it ended."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE segments SET error = ?, tracks_json = ?"
+                " WHERE recording_id = ? AND input = ? AND segment = ?",
+                (error, json.dumps([t.to_json() for t in tracks]),
+                 recording_id, input_name, segment),
+            )
+
     def segments(self, recording_id: str) -> list[Segment]:
         rows = self._db().execute(
             "SELECT * FROM segments WHERE recording_id = ? ORDER BY input, segment",
