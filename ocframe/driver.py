@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import CaptureError
 from .model import CaptureContext, CheckResult, InputSpec, Track
-from .process import ExitInfo, StopTimeouts, SupervisedProcess
+from .process import ExitInfo, StopTimeouts, SupervisedProcess, relevant_lines
 
 
 class DriverSettings(BaseModel):
@@ -172,8 +172,8 @@ class CommandCapture(CaptureHandle):
             return None
         info = self.process.exit_info()
         self.exit = info
-        last = info.tail[-1] if info.tail else "no output"
-        return f"{Path(self.command.argv[0]).name} exited with {code}: {last}"
+        said = " | ".join(relevant_lines(info.tail)) or "no output"
+        return f"{Path(self.command.argv[0]).name} exited with {code}: {said}"
 
     def stalled_for(self) -> float:
         return self.process.seconds_since_output()
@@ -209,7 +209,7 @@ class CommandCapture(CaptureHandle):
                     )
                 )
         if not produced:
-            tail = " | ".join(self.exit.tail[-3:]) if self.exit else ""
+            tail = " | ".join(relevant_lines(self.exit.tail)) if self.exit else ""
             raise CaptureError(f"no media written by {self.process.name}: {tail}")
         return produced
 

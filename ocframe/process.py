@@ -46,6 +46,42 @@ def _die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
 
 
+# ffmpeg's progress and end-of-run summary lines say nothing about a failure.
+_PROGRESS = re.compile(
+    r"^\s*(frame=|size=|Press \[q\])|\btime=\S+ bitrate=|"
+    r"^(\[out#\d+\S* @ \S+\] )?video:\d+\S* audio:\d+")
+_ADDRESS = re.compile(r" @ 0x[0-9a-fA-F]+\]")
+# Words in the lines that say what went wrong.
+_FAILURE = re.compile(
+    r"error|fail|invalid|unrecogni[sz]ed|unknown|not found|no such|denied|refused|"
+    r"unauthori[sz]ed|forbidden|reset|timed? ?out|unable|cannot|could not|no space|"
+    r"not supported|unsupported|broken pipe|killed",
+    re.IGNORECASE,
+)
+
+
+def relevant_lines(tail: Sequence[str], limit: int = 3) -> list[str]:
+    """The lines of a program's last output that say what went wrong.
+
+    The last line alone loses the cause when a program says it twice (ffmpeg:
+    ``Unrecognized option 'bogus-option'.`` then ``Error splitting the
+    argument list: Option not found``): the last ``limit`` lines that look
+    like failures are kept, in order, without repeats and progress lines;
+    without any, the last line that is not progress."""
+    # ffmpeg's "[rtsp @ 0x55d9...]" addresses differ per run and mean nothing
+    # to an operator; without them, a failure repeated by restarts reads alike.
+    lines = [_ADDRESS.sub("]", ln.strip()) for ln in tail
+             if ln.strip() and not _PROGRESS.search(ln)]
+    failing = [ln for ln in lines if _FAILURE.search(ln)]
+    chosen = failing or lines[-1:]
+    unique: list[str] = []
+    for line in chosen:
+        if line in unique:
+            unique.remove(line)  # the latest occurrence keeps its place
+        unique.append(line)
+    return unique[-limit:]
+
+
 @dataclass(frozen=True)
 class StopTimeouts:
     """How long each step of the stop escalation may take, in seconds."""
