@@ -157,7 +157,7 @@ class RestCapture(CaptureHandle):
                     self.rid,
                     "stopped",
                     timeout=self.settings.stop_timeout,
-                    interval=self.settings.poll_interval,
+                    interval=self.settings.transition_poll_interval,
                     fail_on=("error", "disabled"),
                 )
             except (PearlError, CaptureError) as exc:
@@ -313,7 +313,7 @@ class LegacyCapture(CaptureHandle):
             try:
                 self.client.set(rec_enabled="")
                 while self.client.recording() and time.monotonic() < deadline:
-                    time.sleep(self.settings.poll_interval)
+                    time.sleep(self.settings.transition_poll_interval)
             except PearlError as exc:
                 self.ctx.logger.error("stopping Pearl channel %s: %s", self.client.channel, exc)
 

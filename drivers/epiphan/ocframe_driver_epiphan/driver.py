@@ -206,7 +206,7 @@ class EpiphanDriver(Driver):
                             rid,
                             "started",
                             timeout=s.start_timeout,
-                            interval=s.poll_interval,
+                            interval=s.transition_poll_interval,
                             fail_on=("error", "disabled"),
                         )
                     except CaptureError:
@@ -266,7 +266,7 @@ class EpiphanDriver(Driver):
                     attempt,
                     s.start_retries,
                 )
-                time.sleep(s.retry_backoff)
+                time.sleep(s.start_retry_delay(attempt))
 
     def _abandon(self, client: PearlClient, rid: str) -> None:
         """A start that timed out may still succeed later; do not leave the
@@ -299,7 +299,7 @@ class EpiphanDriver(Driver):
                                 f"Pearl channel {s.channel} did not start "
                                 f"within {s.start_timeout:g}s"
                             )
-                        time.sleep(s.poll_interval)
+                        time.sleep(s.transition_poll_interval)
             except PearlError as exc:
                 client.close()
                 raise CaptureError(exc.message, permanent=exc.status in (401, 404)) from None
@@ -319,7 +319,7 @@ class EpiphanDriver(Driver):
                 if not exc.transient or attempt >= s.start_retries:
                     raise
                 ctx.logger.warning("Pearl start refused (%s); retrying", exc.message)
-                time.sleep(s.retry_backoff)
+                time.sleep(s.start_retry_delay(attempt + 1))
 
     def close(self) -> None:
         with self._cache_lock:
