@@ -194,8 +194,13 @@ class CommandCapture(CaptureHandle):
     def output_sizes(self) -> tuple[int, ...]:
         """Bytes written so far to each output: growing while the program
         still writes, which lets a stop wait for a slow finish."""
-        return tuple(o.path.stat().st_size if o.path.exists() else -1
-                     for o in self.command.outputs)
+        sizes = []
+        for out in self.command.outputs:
+            try:
+                sizes.append(out.path.stat().st_size)
+            except OSError:  # not created yet, or being replaced
+                sizes.append(-1)
+        return tuple(sizes)
 
     def media_origin(self) -> float | None:
         return self.process.media_origin()

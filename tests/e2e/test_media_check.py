@@ -5,6 +5,7 @@ history."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from ocframe_simulator import OpencastSimulator
 
+from ocframe import cli
 from ocframe.ffmpeg import find_ffmpeg
 from ocframe.testing.harness import InProcessAgent, agent, soon, testsrc_input, write_config
 
@@ -82,7 +84,8 @@ def replay_plugin(tmp_path: Path) -> Iterator[str]:
 
 
 def test_no_usable_media_is_a_capture_error_and_partly_usable_is_said(
-        opencast_simulator: OpencastSimulator, tmp_path: Path, replay_plugin: str) -> None:
+        opencast_simulator: OpencastSimulator, tmp_path: Path, replay_plugin: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
     sim = opencast_simulator
     broken = header_only(tmp_path / "header.mkv")
     replay = {"name": "cam", "driver": "replay", "flavor": "presentation/source",
@@ -115,3 +118,10 @@ def test_no_usable_media_is_a_capture_error_and_partly_usable_is_said(
         (presenter,) = [s for s in store.segments(half) if s.input == "presenter"]
         assert presenter.tracks  # the good input's track is kept
     assert "capture_error" not in [s for _, s in sim.recording_state_history(half)]
+    # What the operator sees.
+    assert cli.main(["recordings", "-c", str(cfg), "show", half]) == 0
+    shown = capsys.readouterr().out
+    assert "capture_finished  partly usable media: cam #0: replay.mkv dropped: " in shown
+    assert re.search(r"cam #0: -  error: .*replay\.mkv dropped: no readable media", shown), shown
+    assert cli.main(["recordings", "-c", str(cfg), "show", empty]) == 0
+    assert "error:     no usable media: cam #0: replay.mkv dropped: " in capsys.readouterr().out
