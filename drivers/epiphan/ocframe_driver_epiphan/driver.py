@@ -197,9 +197,12 @@ class EpiphanDriver(Driver):
                     )
                     started -= timedelta(seconds=running_for)
                     before = None
+                    since = None  # its file began before we knew of it
                 else:
                     before = self._archive_snapshot(client, rid, ctx)
+                    requested = time.time()
                     self._request_start(client, rid, name, ctx)
+                    not_yet = [requested]
                     try:
                         wait_for_state(
                             client,
@@ -208,10 +211,12 @@ class EpiphanDriver(Driver):
                             timeout=s.start_timeout,
                             interval=s.transition_poll_interval,
                             fail_on=("error", "disabled"),
+                            not_yet=not_yet,
                         )
                     except CaptureError:
                         self._abandon(client, rid)
                         raise
+                    since = not_yet[-1]
             except PearlError as exc:
                 client.close()
                 raise CaptureError(exc.message, permanent=exc.auth_failed) from None
@@ -222,6 +227,7 @@ class EpiphanDriver(Driver):
                 ctx, s, client, rid, name, started, self._transition, self._claimed_ids
             )
             handle.before = before
+            handle.recording_since = since
             previous, self._last_rest = self._last_rest, handle
             if previous is not None and previous.stopped is not None:
                 previous.successor_before = before

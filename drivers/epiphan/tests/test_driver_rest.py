@@ -322,6 +322,28 @@ def test_a_start_refused_once_is_retried_and_seen_started_promptly(
         # 0.1 s poll of the Pearl reaching it (plus request time on a busy box).
         assert started_at - began < 0.25 + pearl.start_delay + 0.5
         assert reported - started_at < 0.1 + 0.3, reported - started_at
+        # Where the Pearl's file begins, for the kernel's pre-roll and trim: never
+        # after the recorder really started, and within a poll or so before it.
+        origin = handle.media_origin()
+        really = time.time() - (time.monotonic() - started_at)
+        assert origin is not None and origin <= really + 0.005
+        assert really - origin < 0.1 + 0.3, really - origin
+    finally:
+        handle.stop()
+
+
+def test_a_recorder_taken_over_has_no_known_media_origin(
+    pearl: PearlEmulator, make_driver: DriverFactory, make_ctx: ContextFactory
+) -> None:
+    pearl.device.start("1")
+    assert pearl.device.status("1")["state"] in ("starting", "started")
+    driver = make_driver(pearl)
+    deadline = time.monotonic() + 10
+    while pearl.state("1") != "started" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    handle = driver.start(make_ctx(driver))
+    try:
+        assert handle.media_origin() is None  # its file began before we knew of it
     finally:
         handle.stop()
 
