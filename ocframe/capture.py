@@ -164,6 +164,7 @@ class InputCapture:
                 logger=self.log,
             )
             run.store.begin_segment(run.recording_id, self.spec.name, self.segment, directory)
+            began = time.time()
             handle: CaptureHandle | None = None
             error: str | None = None
             ended_early = False
@@ -195,6 +196,8 @@ class InputCapture:
             if handle is not None:
                 if not ended_early:
                     self._stop(handle)
+                # Before the files are collected (a Pearl's download may take minutes).
+                run.captured_seconds[(self.spec.name, self.segment)] = time.time() - began
                 # Free the device before the (possibly slow) collection of files.
                 self.gate.release(self)
                 try:
@@ -324,6 +327,8 @@ class RecordingRun:
         self.on_announce: Callable[[RecordingRun], None] | None = None
         self.inputs: list[InputCapture] = []
         self.started_at: dict[str, float] = {}
+        #: (input, segment) -> seconds from its start to its stop, for the media check.
+        self.captured_seconds: dict[tuple[str, int], float] = {}
         self.notes: list[str] = []
         self._lock = threading.Lock()
         self._remaining = 0

@@ -17,9 +17,10 @@ A track is
   prematurely, as a writer killed before its last buffer reached the disk
   leaves it): its packets are copied losslessly into a well-formed sibling
   file (``NAME.repaired.EXT``) that is ingested instead; the original stays;
-- **short** when its media covers clearly less than the wall-clock time its
-  segment ran (see :data:`SHORT_SECONDS`, :data:`SHORT_FRACTION`): kept,
-  and said in the recording's history.
+- **short** when its media covers clearly less than the wall-clock time from
+  its capture's start to its stop (see :data:`SHORT_SECONDS`,
+  :data:`SHORT_FRACTION`): kept, and said in the recording's history. Not
+  judged for a capture an earlier process ran (recovered after a crash).
 """
 
 from __future__ import annotations
@@ -199,7 +200,8 @@ def check_segment(tracks: Sequence[Track], captured_seconds: float | None,
                   ffmpeg: str, *, label: str) -> SegmentCheck:
     """Probe each media track of one segment; drop, repair or flag it.
 
-    ``captured_seconds`` is how long the segment ran by the wall clock;
+    ``captured_seconds`` is how long its capture ran, start to stop (None:
+    unknown, not judged);
     ``label`` names the segment in notes (``camera #1``).
     """
     out = SegmentCheck()

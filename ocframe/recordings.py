@@ -173,7 +173,7 @@ class AgentRecordings:
             # A segment's end (and its files) never reached the store: only
             # recovery, reading the files, can tell what was recorded.
             raise sqlite3.OperationalError("a segment's end is missing from the store")
-        check = self._check_media(run.recording_id, segments)
+        check = self._check_media(run.recording_id, segments, run.captured_seconds)
         have_media = check.usable
         if have_media:
             detail = "; ".join([*run.errors, *check.notes])
@@ -191,7 +191,8 @@ class AgentRecordings:
             self.log.error("recording %s failed: %s", run.recording_id, reason)
         return have_media
 
-    def _check_media(self, recording_id: str, segments: list[Segment]) -> MediaCheck:
+    def _check_media(self, recording_id: str, segments: list[Segment],
+                     captured: dict[tuple[str, int], float]) -> MediaCheck:
         """Probe every segment's media before the recording counts as
         captured; drop what is unusable, keep repaired copies (see
         :mod:`ocframe.media_check`)."""
@@ -201,7 +202,9 @@ class AgentRecordings:
         for seg in segments:
             if not seg.tracks:
                 continue
-            ran = seg.ended - seg.started if seg.ended is not None else None
+            # How long it captured, known for this process's own captures only
+            # (the store's end comes after the files were collected).
+            ran = captured.get((seg.input, seg.segment))
             result = check_segment(seg.tracks, ran, ffmpeg, label=f"{seg.input} #{seg.segment}")
             out.checked = True
             out.notes.extend(result.notes)

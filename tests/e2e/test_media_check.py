@@ -125,3 +125,25 @@ def test_no_usable_media_is_a_capture_error_and_partly_usable_is_said(
     assert re.search(r"cam #0: -  error: .*replay\.mkv dropped: no readable media", shown), shown
     assert cli.main(["recordings", "-c", str(cfg), "show", empty]) == 0
     assert "error:     no usable media: cam #0: replay.mkv dropped: " in capsys.readouterr().out
+
+
+def test_media_much_shorter_than_its_capture_is_ingested_and_noted(
+        opencast_simulator: OpencastSimulator, tmp_path: Path, replay_plugin: str) -> None:
+    sim = opencast_simulator
+    second = tmp_path / "one-second.mkv"
+    subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-f", "lavfi",
+                    "-i", "testsrc2=size=160x90:rate=25", "-t", "1", str(second)],
+                   check=True, timeout=60)
+    replay = {"name": "cam", "driver": "replay", "flavor": "presentation/source",
+              "settings": {"source": str(second)}}
+    cfg = write_config(tmp_path, sim, extra={"plugins": {"modules": [replay_plugin]}},
+                       agents=[agent("room-short", [replay])])
+    uid = sim.add_event(agent="room-short", start=soon(1), end=soon(9))
+    with InProcessAgent(cfg) as running:
+        assert sim.wait_for_ingest(uid, timeout=60)
+        assert sim.wait_for_recording_state(uid, "upload_finished", timeout=30)
+        finished = [d for _, state, d in running.service.store.history(uid)
+                    if state == "capture_finished"]
+    assert len(finished) == 1
+    assert re.fullmatch(r"partly usable media: cam #0: replay\.mkv holds (0\.9|1\.0) s of media"
+                        r" for \d+\.\d s captured", finished[0]), finished
