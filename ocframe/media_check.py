@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .model import Track
+from .process import relevant_lines
 
 log = logging.getLogger("ocframe.media_check")
 
@@ -124,8 +125,8 @@ def _parse(path: Path, size: int, returncode: int, progress: str, stderr: str) -
     frames = _int(values.get("frame"))
     duration = _seconds(values)
     error: str | None = None
-    last = [ln.strip() for ln in stderr.splitlines() if ln.strip()][-1:]
-    said = f" (ffmpeg: {last[0]})" if last else ""
+    why = relevant_lines(stderr.splitlines(), limit=2)
+    said = f" (ffmpeg: {' | '.join(why)})" if why else ""
     if not streams:
         error = f"no readable media in its {size} bytes{said}"
     elif returncode != 0 and not (frames or duration):
