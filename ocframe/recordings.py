@@ -212,6 +212,8 @@ class AgentRecordings:
             if result.changed:
                 dropped = [n for n in result.notes if " dropped: " in n]
                 error = "; ".join(filter(None, [seg.error, *dropped])) or None
-                p.store.set_segment_tracks(recording_id, seg.input, seg.segment, result.kept,
-                                           error)
+                # Stored as the segment's files (its end and trim kept).
+                p.store.end_segment(recording_id, seg.input, seg.segment, result.kept, error,
+                                    media_origin=seg.media_origin, trim_to=seg.trim_to,
+                                    ended=seg.ended)
         return out
