@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,12 +50,53 @@ def _die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
 
 
+# ffmpeg's progress and end-of-run summary lines say nothing about a failure.
+_PROGRESS = re.compile(
+    r"^\s*(frame=|size=|Press \[q\])|\btime=\S+ bitrate=|"
+    r"^(\[out#\d+\S* @ \S+\] )?video:\d+\S* audio:\d+")
+_ADDRESS = re.compile(r" @ 0x[0-9a-fA-F]+\]")
+# Words in the lines that say what went wrong.
+_FAILURE = re.compile(
+    r"error|fail|invalid|unrecogni[sz]ed|unknown|not found|no such|denied|refused|"
+    r"unauthori[sz]ed|forbidden|reset|timed? ?out|unable|cannot|could not|no space|"
+    r"not supported|unsupported|broken pipe|killed",
+    re.IGNORECASE,
+)
+
+
+def relevant_lines(tail: Sequence[str], limit: int = 3) -> list[str]:
+    """The lines of a program's last output that say what went wrong.
+
+    The last line alone loses the cause when a program says it twice (ffmpeg:
+    ``Unrecognized option 'bogus-option'.`` then ``Error splitting the
+    argument list: Option not found``): the last ``limit`` lines that look
+    like failures are kept, in order, without repeats and progress lines;
+    without any, the last line that is not progress."""
+    # ffmpeg's "[rtsp @ 0x55d9...]" addresses differ per run and mean nothing
+    # to an operator; without them, a failure repeated by restarts reads alike.
+    lines = [_ADDRESS.sub("]", ln.strip()) for ln in tail
+             if ln.strip() and not _PROGRESS.search(ln)]
+    failing = [ln for ln in lines if _FAILURE.search(ln)]
+    chosen = failing or lines[-1:]
+    unique: list[str] = []
+    for line in chosen:
+        if line in unique:
+            unique.remove(line)  # the latest occurrence keeps its place
+        unique.append(line)
+    return unique[-limit:]
+
+
 @dataclass(frozen=True)
 class StopTimeouts:
     """How long each step of the stop escalation may take, in seconds."""
 
     quit: float = 5.0  # graceful: after ``q`` and SIGINT (quit + interrupt in all)
     interrupt: float = 5.0
+    #: After quit + interrupt, the longest a stop keeps waiting for a process
+    #: that is visibly still finishing (its output still growing): a second
+    #: signal makes ffmpeg abandon its unwritten buffer and trailer, which cut
+    #: files at exactly 1 MiB under load.
+    finish: float = 30.0
     terminate: float = 3.0  # after SIGTERM; then SIGKILL
 
 
@@ -163,13 +204,17 @@ class SupervisedProcess:
         with self._lock:
             return list(self._tail)[-n:]
 
-    def stop(self, timeouts: StopTimeouts | None = None) -> ExitInfo:
+    def stop(self, timeouts: StopTimeouts | None = None,
+             progress: Callable[[], object] | None = None) -> ExitInfo:
         """End the process gracefully: ``q`` on stdin together with one SIGINT
         (ffmpeg reads stdin only every 100 ms but acts on SIGINT at once; both
         make it finish its file), then SIGTERM, then SIGKILL.
 
-        Each step is bounded, so this returns within the sum of the timeouts
-        (plus a moment) whatever the child does.
+        ``progress`` returns something that changes while the process is
+        still doing useful work (the size of its output files): while it keeps
+        changing, the graceful wait goes on, up to ``timeouts.finish`` more
+        seconds. Each step is bounded, so this returns within the sum of the
+        timeouts (plus a moment) whatever the child does.
         """
         t = timeouts or StopTimeouts()
         proc = self._proc
@@ -185,7 +230,7 @@ class SupervisedProcess:
                 except OSError:
                     pass  # the child closed stdin or died; the signals handle it
             self._signal(signal.SIGINT)
-            if self._wait(t.quit + t.interrupt):
+            if self._wait(t.quit + t.interrupt) or self._wait_while_finishing(t, progress):
                 self._stopped_by = "sigint"
         for step, sig, timeout in (
             ("sigterm", signal.SIGTERM, t.terminate),
@@ -214,6 +259,26 @@ class SupervisedProcess:
         self._signal(signal.SIGKILL)
 
     # -- internals ---------------------------------------------------------
+    def _wait_while_finishing(self, t: StopTimeouts, progress: Callable[[], object] | None) -> bool:
+        """After the graceful wait: go on waiting while ``progress`` changes
+        within each ``interrupt`` window, at most ``finish`` seconds; True if
+        the process ended."""
+        if progress is None or t.finish <= 0:
+            return False
+        deadline = time.monotonic() + t.finish
+        window = max(t.interrupt, 0.5)
+        last = progress()
+        changed = time.monotonic()
+        while time.monotonic() < deadline:
+            if self._wait(min(0.25, max(deadline - time.monotonic(), 0.0))):
+                return True
+            now = progress()
+            if now != last:
+                last, changed = now, time.monotonic()
+            elif time.monotonic() - changed >= window:
+                return False
+        return self._proc is not None and self._proc.poll() is not None
+
     def _wait(self, timeout: float) -> bool:
         assert self._proc is not None
         try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import sys
 from pathlib import Path
 
 from ocframe_simulator import OpencastSimulator
 
+from ocframe.ffmpeg import find_ffmpeg
 from ocframe.store import RecordingStore
 from ocframe.testing.harness import (
     AgentProcess,
@@ -70,9 +72,9 @@ import sys
 from ocframe import CaptureCommand, CommandDriver, CommandOutput
 
 SCRIPT = (
-    "import signal, sys, time\\n"
+    "import shutil, signal, sys, time\\n"
     "signal.signal(signal.SIGINT, signal.SIG_IGN)\\n"
-    "open(sys.argv[1], 'wb').write(b'x' * 1000)\\n"
+    "shutil.copyfile(sys.argv[2], sys.argv[1])\\n"
     "while True:\\n"
     "    sys.stderr.write('frame\\\\n'); sys.stderr.flush(); time.sleep(0.2)\\n"
 )
@@ -80,8 +82,8 @@ SCRIPT = (
 
 class HungDriver(CommandDriver):
     def command(self, ctx):
-        target = ctx.directory / "hung.bin"
-        return CaptureCommand([sys.executable, "-c", SCRIPT, str(target)],
+        target = ctx.directory / "hung.mkv"
+        return CaptureCommand([sys.executable, "-c", SCRIPT, str(target), MEDIA],
                               [CommandOutput(target, ctx.input.flavor, "video/x-matroska")])
 '''
 
@@ -90,8 +92,13 @@ def test_hung_capture_is_killed_within_timeouts_and_next_event_records(
     opencast_simulator: OpencastSimulator, tmp_path: Path
 ) -> None:
     sim = opencast_simulator
+    # Real media: the media check drops a file without frames.
+    media = tmp_path / "media.mkv"
+    subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-f", "lavfi",
+                    "-i", "testsrc2=size=160x90:rate=25", "-t", "1", str(media)],
+                   check=True, timeout=60)
     (tmp_path / "hung_plugin.py").write_text(
-        HUNG_DRIVER
+        HUNG_DRIVER + f"\nMEDIA = {str(media)!r}\n"
         + "\nfrom ocframe import hookimpl\n\n@hookimpl\ndef ocframe_driver_types():\n"
         + "    return {'hung': HungDriver}\n"
     )
