@@ -39,7 +39,8 @@ secrets = {secrets_table}
 
 def test_secrets_must_be_references_not_literals(tmp_path: Path) -> None:
     literal = load_config(_config(tmp_path, '{ token = "written-in-the-config" }'))
-    with pytest.raises(ConfigError, match=r"settings\.secrets\.token .*: secrets may not be written"):
+    with pytest.raises(ConfigError,
+                       match=r"settings\.secrets\.token .*: secrets may not be written"):
         load_plugins(literal).validate(literal)
     referenced = load_config(_config(tmp_path, '{ token = "${cam_token}" }'))
     load_plugins(referenced).validate(referenced)
