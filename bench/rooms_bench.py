@@ -3,13 +3,15 @@
     .venv/bin/python bench/rooms_bench.py [--rooms 50] [--seconds 30] [--live]
                                           [--out rooms.json]
     .venv/bin/python bench/rooms_bench.py --sweep 10,50,100   # how the cost grows
+    .venv/bin/python bench/rooms_bench.py --live --share 10   # the harsher run
 
 One ``ocframe run`` process serves N agents (rooms), each with one IP camera
 (the ``ipcam`` driver, real ffmpeg) of its own on a real RTSP server
 (GStreamer's rtsp-server, started here under /usr/bin/python3). By default
 every camera serves a pre-encoded 320x180 H.264 clip in real time, so the
 server costs little and connecting costs what a camera's handshake costs;
-``--live`` makes every camera encode its own picture instead. The embedded
+``--live`` makes every camera encode its own picture instead, and
+``--share K`` gives K rooms the same camera stream (a shared RTSP media). The embedded
 simulator is the core. All N events start in the same second, ``--seconds``
 long, after a first lecture per room that lets the agent learn its cameras'
 start-up times (as it would over a day of lectures).
@@ -61,6 +63,7 @@ class Results:
     rooms: int
     seconds: float
     live: bool
+    share: int = 1
     complete: int = 0
     broken_tracks: list[str] = field(default_factory=list)
     missing_s: list[float] = field(default_factory=list)
@@ -80,8 +83,9 @@ class Results:
 class Camera:
     """The RTSP server process with N mounts."""
 
-    def __init__(self, rooms: int, clip: Path | None) -> None:
-        argv = [SYSTEM_PYTHON, str(SERVER), "--cameras", str(rooms)]
+    def __init__(self, rooms: int, clip: Path | None, share: int = 1) -> None:
+        self.share = share
+        argv = [SYSTEM_PYTHON, str(SERVER), "--cameras", str(-(-rooms // share))]
         argv += ["--clip", str(clip)] if clip else ["--live"]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
@@ -94,7 +98,8 @@ class Camera:
         self.port = int(line.split()[1])
 
     def url(self, k: int) -> str:
-        return f"rtsp://127.0.0.1:{self.port}/cam{k}"
+        """The stream of room ``k`` (from 1): rooms share cameras ``share`` at a time."""
+        return f"rtsp://127.0.0.1:{self.port}/cam{(k - 1) // self.share + 1}"
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -160,14 +165,14 @@ def media_seconds(path: Path) -> float | None:
         return None
 
 
-def run(rooms: int, seconds: float, live: bool, work: Path) -> Results:
-    results = Results(rooms=rooms, seconds=seconds, live=live)
+def run(rooms: int, seconds: float, live: bool, work: Path, share: int = 1) -> Results:
+    results = Results(rooms=rooms, seconds=seconds, live=live, share=share)
     clip = None
     if not live:
         clip = work / "clip.mp4"
         if not clip.exists():
             make_clip(clip, 300)
-    camera = Camera(rooms, clip)
+    camera = Camera(rooms, clip, share)
     try:
         with OpencastSimulator() as sim:
             names = [f"room-{k:03d}" for k in range(1, rooms + 1)]
@@ -275,7 +280,8 @@ def spread(values: list[float]) -> str:
 
 def report(r: Results) -> str:
     return "\n".join([
-        f"rooms {r.rooms} ({'live-encoded' if r.live else 'pre-encoded'} cameras),"
+        f"rooms {r.rooms} ({'live-encoded' if r.live else 'pre-encoded'} cameras"
+        f"{f', {r.share} rooms per camera' if r.share > 1 else ''}),"
         f" {r.seconds:.0f} s lectures all starting in the same second",
         f"  rooms complete:            {r.complete}/{r.rooms}"
         f"  (tracks empty or broken: {len(r.broken_tracks)})",
@@ -297,13 +303,14 @@ def main() -> int:
     parser.add_argument("--sweep", help="comma-separated room counts, e.g. 10,50,100")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--live", action="store_true")
+    parser.add_argument("--share", type=int, default=1, help="rooms per camera stream")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     counts = [int(n) for n in args.sweep.split(",")] if args.sweep else [args.rooms]
     all_results = []
     with tempfile.TemporaryDirectory(prefix="ocframe-rooms-") as tmp:
         for n in counts:
-            r = run(n, args.seconds, args.live, Path(tmp))
+            r = run(n, args.seconds, args.live, Path(tmp), args.share)
             print(report(r), flush=True)
             all_results.append(asdict(r))
     if args.out:
