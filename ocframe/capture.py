@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +58,21 @@ class DeviceGate:
                 self._cond.notify_all()
 
 
+_restarts: Counter[str] = Counter()
+_restarts_lock = threading.Lock()
+
+
+def count_restart(agent: str) -> None:
+    with _restarts_lock:
+        _restarts[agent] += 1
+
+
+def capture_restarts() -> dict[str, int]:
+    """Captures restarted into a new segment since the process started, by agent."""
+    with _restarts_lock:
+        return dict(_restarts)
+
+
 @dataclass
 class InputOutcome:
     tracks: list[Track] = field(default_factory=list)
@@ -81,6 +97,8 @@ class InputCapture:
         self.gate = gate
         self.segment = first_segment
         self.outcome = InputOutcome()
+        #: The capture now running, if any (status pages ask it for a preview).
+        self.handle: CaptureHandle | None = None
         self.log = logging.getLogger(f"ocframe.capture.{spec.agent}.{spec.name}")
         self.thread = threading.Thread(
             target=self._main, name=f"capture-{spec.agent}-{spec.name}", daemon=True
@@ -126,6 +144,7 @@ class InputCapture:
                 if first:
                     self.driver.prepare(ctx)
                 handle = self.driver.start(ctx)
+                self.handle = handle
                 run.started_at.setdefault(self.spec.name, time.time())
                 run.bus.emit(
                     run.hooks.ocframe_capture_started, agent=self.spec.agent,
@@ -137,6 +156,7 @@ class InputCapture:
                 error = exc.reason
                 self.outcome.permanent = exc.permanent
             first = False
+            self.handle = None
             tracks: list[Track] = []
             if handle is not None:
                 if not ended_early:
@@ -172,6 +192,7 @@ class InputCapture:
                                     f" after: {error or 'capture ended early'}")
             restarts += 1
             self.segment += 1
+            count_restart(self.spec.agent)
             # The first restart is immediate: every second of a lecture counts.
             backoff = 0.0 if restarts == 1 else min(RESTART_BACKOFF_MAX, 0.5 * 2 ** (restarts - 2))
             if run.stop_requested.wait(min(backoff, max(run.seconds_left(), 0))):

@@ -181,6 +181,9 @@ class PluginsConfig(_Model):
     modules: list[str] = Field(default_factory=list)
     #: Entry point names not to load.
     disabled: list[str] = Field(default_factory=list)
+    #: Each plugin's own settings by its name (``[plugins.settings.web]``); the
+    #: plugin validates them. Secrets as ``"${NAME}"`` references.
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class ToolsConfig(_Model):

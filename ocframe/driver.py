@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import CaptureError
 from .model import CaptureContext, CheckResult, InputSpec, Track
+from .preview import Preview, PreviewFiles
 from .process import ExitInfo, StopTimeouts, SupervisedProcess
 
 
@@ -66,6 +67,13 @@ class CaptureHandle(abc.ABC):
         """Seconds since the capture last showed progress (0 if unknown).
         The supervisor restarts a capture stalled longer than configured."""
         return 0.0
+
+    def preview(self) -> Preview | None:
+        """The latest confidence preview (a still, an audio level) of this
+        capture, or None if the driver offers none (the default). Called
+        from status pages' threads every few seconds: return at once, from
+        files or memory, never by asking the device. See :mod:`ocframe.preview`."""
+        return None
 
 
 class Driver(abc.ABC):
@@ -136,6 +144,9 @@ class CaptureCommand:
     redact: Sequence[str] = field(default_factory=tuple)
     quit_command: bytes | None = b"q"
     env: dict[str, str] | None = None
+    #: Confidence preview files the command also writes
+    #: (:func:`ocframe.preview.preview_args`), if any.
+    preview: PreviewFiles | None = None
 
 
 class CommandCapture(CaptureHandle):
@@ -177,6 +188,10 @@ class CommandCapture(CaptureHandle):
 
     def stalled_for(self) -> float:
         return self.process.seconds_since_output()
+
+    def preview(self) -> Preview | None:
+        files = self.command.preview
+        return files.read() if files is not None else None
 
     def stop(self) -> None:
         if self.exit is None:

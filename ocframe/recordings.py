@@ -81,12 +81,14 @@ class AgentRecordings:
         directory = self.new_directory(event)
         p.disk.check_recording(self.name, event,
                                [p.inputs.drivers[n] for n in inputs if n in p.inputs.drivers])
-        p.store.create(self.name, event, directory, inputs)
+        p.store.create(self.name, event, directory, inputs,
+                       detail="operator started" if event.unscheduled else "scheduled start")
         self.log.info("recording %s (%s) with %s until %s", event.uid, printable(event.title),
                       ", ".join(inputs), event.end.isoformat())
         run = self.make_run(event, directory, inputs, {})
         p.scheduler.adopt(event.uid, run)  # before the agent state is computed below
-        p.reporter.recording_state(event.uid, RecordingState.CAPTURING.value)
+        if not event.unscheduled:  # the core would answer 404: it has no such event
+            p.reporter.recording_state(event.uid, RecordingState.CAPTURING.value)
         p.bus.emit(p.hooks.ocframe_state_change, change=StateChange(
             self.name, None, RecordingState.CAPTURING.value, event.uid, "", time.time()))
         run.start()
@@ -117,7 +119,9 @@ class AgentRecordings:
     def resume(self, run: RecordingRun) -> None:
         """Go on with a recording the last process left capturing."""
         self.parts.scheduler.adopt(run.recording_id, run)
-        self.parts.reporter.recording_state(run.recording_id, RecordingState.CAPTURING.value)
+        if not run.event.unscheduled:
+            self.parts.reporter.recording_state(run.recording_id,
+                                                RecordingState.CAPTURING.value)
         run.start()
 
     def finish(self, run: RecordingRun) -> None:

@@ -70,8 +70,9 @@ class AgentRuntime:
         # link (calendar); beyond them a loop counts as hung.
         self.reporter = CoreReporter(
             self.name, shared.client, agent_state=self.agent_state,
-            active_recordings=lambda: dict.fromkeys(self.scheduler.runs,
-                                                    RecordingState.CAPTURING.value),
+            active_recordings=lambda: {
+                rid: RecordingState.CAPTURING.value for rid, run in self.scheduler.runs.items()
+                if not run.event.unscheduled},
             capabilities=self.capabilities, heartbeat_interval=config.heartbeat_interval,
             capabilities_interval=config.capabilities_interval,
             capabilities_format=config.capabilities_format, address=config.address,
@@ -154,7 +155,8 @@ class AgentRuntime:
         rec = self.shared.store.get(rid)
         self.shared.store.set_state(rid, state, detail, error)
         self._emit(rec.state if rec else None, state, rid, detail)
-        self.reporter.recording_state(rid, state)
+        if rec is None or not rec.event.unscheduled:  # unknown to the core: no 404 noise
+            self.reporter.recording_state(rid, state)
 
     def _emit(self, old: str | None, new: str, rid: str | None, detail: str) -> None:
         self.shared.bus.emit(self.shared.plugins.hook.ocframe_state_change,

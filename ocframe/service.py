@@ -17,7 +17,9 @@ import threading
 from pathlib import Path
 
 from .config import CoreConfig, IngestConfig, OcframeConfig
+from .control import Control
 from .disk import DiskMonitor
+from .errors import PluginError
 from .events import EventBus
 from .ffmpeg import find_ffmpeg, find_ffprobe
 from .health import HealthFile
@@ -26,6 +28,7 @@ from .opencast.client import OpencastClient
 from .plugins import PluginRegistry, load_plugins
 from .runtime import AgentRuntime, SharedParts
 from .schedule import ScheduleCache
+from .status import StatusView
 from .store import RecordingStore
 from .store_schema import StoreError
 from .uploader import IngestQueue
@@ -64,6 +67,8 @@ class Service:
             acfg.name: AgentRuntime(self.shared, acfg) for acfg in config.agents
         }
         self._reload_lock = threading.Lock()
+        #: The read API handed to plugins (ocframe_service_started).
+        self.status = StatusView(self)
 
     def start(self) -> None:
         self.disk.start()
@@ -71,8 +76,15 @@ class Service:
             agent.start()
         self.ingest.start()
         self.health_file.start()
+        try:
+            self.plugins.hook.ocframe_service_started(
+                status=self.status, control=Control(self), config=self.config)
+        except PluginError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
+        self.plugins.hook.ocframe_service_stopping(status=self.status)
         for agent in self.agents.values():
             agent.stop()
         self.ingest.stop()

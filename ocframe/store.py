@@ -135,7 +135,8 @@ class RecordingStore:
             db.execute("COMMIT")
 
     # -- recordings --------------------------------------------------------
-    def create(self, agent: str, event: Event, directory: Path, inputs: list[str]) -> Recording:
+    def create(self, agent: str, event: Event, directory: Path, inputs: list[str],
+               detail: str = "scheduled start") -> Recording:
         now = time.time()
         with self._tx() as db:
             db.execute(
@@ -146,7 +147,7 @@ class RecordingStore:
             )
             db.execute(
                 "INSERT INTO state_history VALUES (?, ?, ?, ?)",
-                (event.uid, now, RecordingState.CAPTURING.value, "scheduled start"),
+                (event.uid, now, RecordingState.CAPTURING.value, detail),
             )
         rec = self.get(event.uid)
         assert rec is not None
@@ -190,6 +191,19 @@ class RecordingStore:
             db.execute(
                 "INSERT INTO state_history VALUES (?, ?, ?, ?)", (recording_id, now, state, detail)
             )
+
+    def count_by_state(self) -> dict[str, dict[str, int]]:
+        """How many recordings each agent has in each state."""
+        counts: dict[str, dict[str, int]] = {}
+        for agent, state, n in self._db().execute(
+                "SELECT agent, state, COUNT(*) FROM recordings GROUP BY agent, state"):
+            counts.setdefault(str(agent), {})[str(state)] = int(n)
+        return counts
+
+    def last_time_in(self, state: str) -> float | None:
+        """When a recording last entered ``state`` (epoch seconds), if ever."""
+        rows = self._db().execute("SELECT MAX(at) FROM state_history WHERE state = ?", (state,))
+        return next((float(at) for (at,) in rows if at is not None), None)
 
     def update_event(self, recording_id: str, event: Event) -> None:
         with self._tx() as db:

@@ -1,0 +1,107 @@
+"""The hook implementations: serve the page while the agent process runs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from waitress.server import create_server
+
+from ocframe.control import Control
+from ocframe.errors import PluginError
+from ocframe.hookspecs import hookimpl
+from ocframe.status import StatusView
+
+from .app import WebApp
+from .logbuffer import RecentLogs
+from .security import Guard
+from .settings import WebSettings, load_settings
+
+log = logging.getLogger("ocframe.web")
+
+#: Where the running page's address is written, for ``ocframe status``.
+URL_FILE = "web.url"
+
+
+class WebServer:
+    """One page for one agent process: waitress on its own thread."""
+
+    def __init__(self, status: StatusView, control: Control, settings: WebSettings,
+                 storage: Path) -> None:
+        self.settings = settings
+        self.logs = RecentLogs(settings.log_lines)
+        guard = Guard(user=settings.user, password_hash=settings.hash(),
+                      hostnames=[settings.listen, *settings.hostnames])
+        self.app = WebApp(status, control, guard, self.logs, refresh=settings.refresh)
+        try:
+            # Two threads: a page and a scrape at once; the work per request is small.
+            self.server = create_server(self.app, host=settings.listen, port=settings.port,
+                                        threads=2, ident="ocframe",
+                                        clear_untrusted_proxy_headers=True)
+        except OSError as exc:
+            raise PluginError(f"[plugins.settings.web] cannot listen on {settings.listen}:"
+                              f"{settings.port}: {exc.strerror}") from None
+        port = self.server.effective_port  # type: ignore[union-attr]
+        host = settings.listen if ":" not in settings.listen else f"[{settings.listen}]"
+        self.url = f"http://{host}:{port}"
+        self.url_file = storage / URL_FILE
+        self.thread = threading.Thread(target=self._serve, name="web", daemon=True)
+
+    def start(self) -> None:
+        logging.getLogger().addHandler(self.logs)
+        self.thread.start()
+        self.url_file.write_text(self.url + "\n")
+        log.info("web: status page at %s%s", self.url,
+                 "" if self.settings.hash() is None else " (password required)")
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except Exception:
+            log.exception("web: the server failed; the page is gone, recording goes on")
+
+    def stop(self) -> None:
+        logging.getLogger().removeHandler(self.logs)
+        try:
+            if self.url_file.read_text().strip() == self.url:
+                self.url_file.unlink()
+        except OSError:
+            pass
+        # Requests in flight finish first; then the socket closes and run() ends.
+        self.server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        self.server.close()
+        self.thread.join(5)
+
+
+class WebPlugin:
+    def __init__(self) -> None:
+        self._servers: dict[int, WebServer] = {}
+        self._lock = threading.Lock()
+
+    @hookimpl
+    def ocframe_service_started(self, status: StatusView, control: Control, config: Any) -> None:
+        settings = load_settings(config)
+        storage = Path(config.storage.directory)
+        server = WebServer(status, control, settings, storage)
+        with self._lock:
+            self._servers[id(status)] = server
+        server.start()
+
+    @hookimpl
+    def ocframe_service_stopping(self, status: StatusView) -> None:
+        with self._lock:
+            server = self._servers.pop(id(status), None)
+        if server is not None:
+            server.stop()
+
+    def server_for(self, status: StatusView) -> WebServer | None:
+        """The page serving ``status`` (tests, embedding)."""
+        with self._lock:
+            return self._servers.get(id(status))
+
+
+plugin = WebPlugin()
+
+__all__ = ["URL_FILE", "WebPlugin", "WebServer", "plugin"]

@@ -1,0 +1,86 @@
+"""The JSON API and /metrics follow the agent through a recording (issue 13)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+from ocframe_simulator import OpencastSimulator
+from ocframe_web.testing import Page, running_page, wait_until, web_config
+from prometheus_client.parser import text_string_to_metric_families
+
+from ocframe.testing.harness import soon
+
+
+def metrics(page: Page) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = page.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def test_status_and_metrics_match_the_agent_through_a_recording(
+    opencast_simulator: OpencastSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)  # as `ocframe run` logs
+    sim = opencast_simulator
+    cfg = web_config(tmp_path, sim, "room-m")
+    uid = sim.add_event(agent="room-m", start=soon(2), end=soon(6), title="Metrics 101")
+    with running_page(cfg) as (running, page):
+        first = page.agent("room-m")
+        assert first["state"] == "idle"
+        assert [e["uid"] for e in first["next_events"]] == [uid]
+        assert first["inputs"] == [{"name": "presenter", "driver": "testsrc",
+                                    "flavor": "presenter/source"}]
+
+        agent = wait_until(lambda: (a := page.agent("room-m"))["running"] and a, 30,
+                           "the recording to run")
+        run = agent["running"][0]
+        assert (run["recording_id"], run["title"], run["unscheduled"]) == (uid, "Metrics 101",
+                                                                          False)
+        assert [i["name"] for i in run["inputs"]] == ["presenter"]
+        m = metrics(page)
+        assert m[("ocframe_agent_state", (("agent", "room-m"), ("state", "capturing")))] == 1
+        assert m[("ocframe_agent_state", (("agent", "room-m"), ("state", "idle")))] == 0
+        assert m[("ocframe_recordings", (("agent", "room-m"), ("state", "capturing")))] == 1
+        assert m[("ocframe_recordings_capturing", (("agent", "room-m"),))] == 1
+        assert m[("ocframe_calendar_sync_age_seconds", (("agent", "room-m"),))] < 10
+        assert ("ocframe_last_ingest_age_seconds", ()) not in m  # none yet
+
+        ingest = sim.wait_for_ingest(uid, timeout=60)
+        assert ingest is not None
+        wait_until(lambda: page.json(f"/api/v1/recordings/{uid}")["state"] == "upload_finished",
+                   30, "upload_finished in the store")
+        rec = page.json(f"/api/v1/recordings/{uid}")
+        assert [h["state"] for h in rec["history"]][:2] == ["capturing", "capture_finished"]
+        assert rec["history"][-1]["state"] == "upload_finished"
+        wait_until(lambda: page.agent("room-m")["state"] == "idle", 15, "the agent idle again")
+
+        m = metrics(page)
+        snap = page.status()
+        assert m[("ocframe_agent_state", (("agent", "room-m"), ("state", "idle")))] == 1
+        assert m[("ocframe_recordings", (("agent", "room-m"), ("state", "upload_finished")))] == 1
+        assert m[("ocframe_recordings", (("agent", "room-m"), ("state", "capturing")))] == 0
+        assert 0 <= m[("ocframe_last_ingest_age_seconds", ())] < 30
+        sent = m[("ocframe_uploaded_bytes_total", ())]
+        track_bytes = sum(t.size or 0 for t in ingest.tracks)
+        assert track_bytes > 0 and sent >= track_bytes
+        assert sent <= snap["bytes_uploaded"]  # the snapshot came later
+        assert m[("ocframe_core_contact_age_seconds", (("agent", "room-m"),))] < 10
+        assert m[("ocframe_capture_restarts_total", (("agent", "room-m"),))] == 0
+        free = shutil.disk_usage(running.service.config.storage.directory).free
+        assert abs(m[("ocframe_disk_free_bytes", ())] - free) < 200 << 20
+        assert m[("ocframe_disk_low", ())] == 0
+        loops = {h["name"] for h in snap["loops"]}
+        assert {"scheduler-room-m", "reporter-room-m", "calendar-room-m"} <= loops
+        for name in loops:
+            assert m[("ocframe_loop_state", (("loop", name), ("state", "ok")))] == 1
+            assert m[("ocframe_loop_errors_total", (("loop", name),))] == 0
+        logs = page.json("/api/v1/logs?limit=200")["lines"]
+        assert any(uid in line["message"] and "ingested" in line["message"] for line in logs)
