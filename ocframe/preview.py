@@ -6,13 +6,17 @@ is one ffmpeg process adds :func:`preview_args` to its command: a second and
 third output that rewrite one small JPEG every few seconds (``-update 1``,
 written atomically so a reader never sees half a file) and print the RMS
 level of each half second of audio to a small text file (``astats`` +
-``ametadata``). :class:`PreviewFiles` reads them back; the driver's
-:meth:`ocframe.driver.CaptureHandle.preview` returns that
-:class:`Preview`.
+``ametadata``). The still lags by one interval (ffmpeg encodes a frame when
+the next arrives); the recording itself is written as without a preview.
+Needs ffmpeg 5.1 or newer (``-fps_mode``). Drivers make it opt-in
+(``preview_interval``): ffmpeg's own progress line (``time=``) then reads up
+to two intervals ahead, the preview output's time stamps.
+:class:`PreviewFiles` reads them back; the driver's
+:meth:`ocframe.driver.CaptureHandle.preview` returns that :class:`Preview`.
 
 The outputs share the capture's decoded streams, so the cost is one scaled
 frame every ``interval`` seconds and an audio statistic; the level file grows
-by about 0.3 MB per hour and lives in the segment directory, which is never
+by about 0.5 MB per hour and lives in the segment directory, which is never
 ingested (only declared outputs are).
 
 Public API (docs/plugin-api.md).
@@ -78,7 +82,14 @@ def preview_args(directory: Path, *, video: str | None, audio: str | None,
     image = levels = None
     if video is not None:
         image = directory / IMAGE_NAME
-        argv += ["-map", video, "-vf", f"fps=1/{interval:g},scale={width}:-2",
+        # ffmpeg feeds its outputs in step: an output that drops frames (one
+        # still every few seconds) holds every other output back, and an
+        # encoder emits a frame only when the next one comes. So: the first
+        # two frames at once (the recording's file starts without delay), then
+        # one per interval, time-stamped two intervals ahead (never the laggard).
+        select = (f"select='lt(n\\,2)+gte(t-prev_selected_t\\,{interval:g})',"
+                  f"setpts=PTS+{2 * interval:g}/TB,scale={width}:-2")
+        argv += ["-map", video, "-vf", select, "-fps_mode", "vfr",
                  "-q:v", "6", "-f", "image2", "-update", "1", "-atomic_writing", "1",
                  str(image)]
     if audio is not None:
@@ -86,7 +97,7 @@ def preview_args(directory: Path, *, video: str | None, audio: str | None,
         # Half-second windows: a meter that moves, a file that grows slowly.
         graph = ("asetnsamples=n=24000:p=0,astats=metadata=1:reset=1,"
                  "ametadata=mode=print:key=lavfi.astats.Overall.RMS_level"
-                 f":file={_filter_escape(str(levels))}")
+                 f":direct=1:file={_filter_escape(str(levels))}")
         argv += ["-map", audio, "-af", graph, "-f", "null", "-"]
     return argv, PreviewFiles(image, levels)
 

@@ -37,8 +37,9 @@ class TestPatternSettings(CommandDriverSettings):
     preset: str = "ultrafast"
     #: Base name of the produced file (the extension follows the container).
     file_name: str = "testsrc"
-    #: Seconds between confidence preview stills (and an audio level); 0 = none.
-    preview_interval: float = Field(2.0, ge=0, le=3600)
+    #: Seconds between confidence preview stills (and audio levels) for status
+    #: pages; 0 (the default) = none. See ocframe.preview.
+    preview_interval: float = Field(0, ge=0, le=3600)
 
 
 class TestPatternDriver(CommandDriver):
