@@ -193,7 +193,8 @@ function renderRecording(r) {
   }
   history.append(list);
   box.append(history);
-  if (["upload_error", "capture_finished", "upload_finished"].includes(r.state)) {
+  // Not after upload_finished: a second ingest would make a second event.
+  if (["upload_error", "capture_finished"].includes(r.state)) {
     const retry = el("button", {class: "retry", type: "button", text: "Retry upload"});
     retry.addEventListener("click", () => act("Retry", "POST", `/recordings/${encodeURIComponent(r.id)}/retry`));
     box.append(retry, " ");
