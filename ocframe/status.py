@@ -13,6 +13,7 @@ defaults; methods are only added.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -159,6 +160,22 @@ class ServiceStatus:
     capture_restarts: dict[str, int] = field(default_factory=dict)
 
 
+#: Where ``ocframe`` commands look for the configuration without ``-c``/$OCFRAME_CONFIG
+#: (the same as ``ocframe.cli.DEFAULT_CONFIG``; a test holds them equal).
+DEFAULT_CONFIG = "/etc/ocframe/ocframe.toml"
+
+
+def storage_directory(config: str | Path | None = None) -> Path:
+    """The storage directory of the agent configured in ``config`` (default:
+    ``$OCFRAME_CONFIG``, else :data:`DEFAULT_CONFIG`), where a running agent
+    and its plugins leave files for local commands. Raises
+    :class:`ocframe.errors.ConfigError` naming what is wrong."""
+    from .config import load_config
+
+    path = Path(config or os.environ.get("OCFRAME_CONFIG") or DEFAULT_CONFIG)
+    return load_config(path).storage.directory
+
+
 class StatusView:
     """Read-only view of one running :class:`~ocframe.service.Service`."""
 
@@ -284,6 +301,7 @@ def _running(run: RecordingRun) -> RunningRecording:
 
 
 __all__ = [
+    "DEFAULT_CONFIG",
     "AgentStatus",
     "DiskStatus",
     "InputStatus",
@@ -295,4 +313,5 @@ __all__ = [
     "StatusView",
     "UpcomingEvent",
     "UploadProgress",
+    "storage_directory",
 ]

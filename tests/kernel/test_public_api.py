@@ -54,7 +54,7 @@ PROMISED: dict[str, set[str]] = {
     "ocframe.status": {
         "AgentStatus", "DiskStatus", "InputStatus", "RecordingSummary", "RunningInput",
         "RunningRecording", "ServiceStatus", "StateEntry", "StatusView", "UpcomingEvent",
-        "UploadProgress",
+        "UploadProgress", "DEFAULT_CONFIG", "storage_directory",
     },
     "ocframe.control": {"MAX_DURATION", "ActionRefused", "Control"},
     "ocframe.preview": {"Preview", "PreviewFiles", "fresh", "preview_args"},
