@@ -145,3 +145,11 @@ def test_demo_and_simulator_come_from_the_simulator_distribution() -> None:
     commands = cli.plugin_commands()
     for name in ("demo", "simulator"):
         assert commands[name].dist is not None and commands[name].dist.name == "ocframe-simulator"
+
+
+def test_plugin_commands_find_the_config_where_ocframe_does() -> None:
+    """ocframe.status.storage_directory (public, for plugins' commands) and the
+    kernel's commands default to the same file."""
+    from ocframe import cli, status
+
+    assert status.DEFAULT_CONFIG == cli.DEFAULT_CONFIG

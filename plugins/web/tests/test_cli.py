@@ -59,8 +59,3 @@ def test_status_record_and_upload_from_the_terminal(
 
         assert "room-cli" in ocframe(cfg, "status", "--json").stdout
 
-
-def test_the_commands_find_the_config_where_ocframe_does() -> None:
-    from ocframe import cli, status
-
-    assert status.DEFAULT_CONFIG == cli.DEFAULT_CONFIG
