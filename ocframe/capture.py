@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .driver import CaptureHandle, Driver
 from .errors import CaptureError
+from .logs import log_fields
 from .model import CaptureContext, Event, InputSpec, Track
 from .store import RecordingStore
 
@@ -106,7 +107,9 @@ class InputCapture:
 
     def _main(self) -> None:
         try:
-            self._supervise()
+            with log_fields(agent=self.spec.agent, recording_id=self.run.recording_id,
+                            input=self.spec.name):
+                self._supervise()
         except Exception as exc:
             self.log.exception("input %s failed", self.spec.name)
             self.outcome.errors.append(f"{self.spec.name}: internal error: {exc!r}")

@@ -27,10 +27,10 @@ def _config_path(args: argparse.Namespace) -> Path:
     return Path(args.config or os.environ.get("OCFRAME_CONFIG") or DEFAULT_CONFIG)
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, log_format: str = "text") -> None:
     from .logs import setup_logging
 
-    setup_logging(level)
+    setup_logging(level, log_format)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -44,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.umask(os.umask(0o027) | 0o027)
     path = _config_path(args)
     config = load_config(path)
-    _setup_logging(args.log_level or config.log_level)
+    _setup_logging(args.log_level or config.log_level, args.log_format or config.log_format)
     plugins = load_plugins(config)
     if args.trace_hooks:
         plugins.enable_tracing()
@@ -298,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("run", help="run the agent(s)"))
     p.add_argument("--log-level")
+    p.add_argument("--log-format", choices=["text", "json"],
+                   help="json: one object per line with agent, recording_id, input, state")
     p.add_argument("--no-reload", action="store_true", help="do not watch the config file")
     p.add_argument("--trace-hooks", action="store_true",
                    help="log every plugin hook call (also OCFRAME_TRACE_HOOKS=1)")

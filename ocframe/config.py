@@ -204,6 +204,9 @@ class OcframeConfig(BaseSettings):
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     log_level: str = "INFO"
+    #: ``text`` (readable; without times under systemd's journal) or ``json`` (one
+    #: object per line with agent, recording_id, input and state fields).
+    log_format: Literal["text", "json"] = "text"
     secrets_file: Path | None = None
     agents: list[AgentConfig] = Field(min_length=1)
 

@@ -84,7 +84,8 @@ class AgentRecordings:
         p.store.create(self.name, event, directory, inputs,
                        detail="operator started" if event.unscheduled else "scheduled start")
         self.log.info("recording %s (%s) with %s until %s", event.uid, printable(event.title),
-                      ", ".join(inputs), event.end.isoformat())
+                      ", ".join(inputs), event.end.isoformat(),
+                      extra={"recording_id": event.uid, "state": RecordingState.CAPTURING.value})
         run = self.make_run(event, directory, inputs, {})
         p.scheduler.adopt(event.uid, run)  # before the agent state is computed below
         if not event.unscheduled:  # the core would answer 404: it has no such event

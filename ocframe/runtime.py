@@ -146,6 +146,7 @@ class AgentRuntime:
         with self._state_lock:
             old, self._state = self._state, state
         if old != state:
+            self.log.info("agent is %s", state, extra={"state": state})
             self._emit(old, state, None, "")
         self.reporter.agent_state_changed()
 
@@ -154,6 +155,8 @@ class AgentRuntime:
         """Store first, then report: the store is the truth."""
         rec = self.shared.store.get(rid)
         self.shared.store.set_state(rid, state, detail, error)
+        self.log.info("recording %s is %s%s", rid, state, f" ({detail})" if detail else "",
+                      extra={"recording_id": rid, "state": str(state)})
         self._emit(rec.state if rec else None, state, rid, detail)
         if rec is None or not rec.event.unscheduled:  # unknown to the core: no 404 noise
             self.reporter.recording_state(rid, state)

@@ -23,6 +23,7 @@ from .config import IngestConfig, IngestQueueConfig
 from .dublincore import episode_catalog
 from .errors import AuthError, CoreError, IngestError, IngestVeto, PluginError
 from .ingest import IngestJob
+from .logs import log_fields
 from .loops import SupervisedLoop
 from .model import IngestPackage, RecordingState, Track, file_md5
 from .opencast.client import OpencastClient
@@ -129,7 +130,8 @@ class IngestQueue:
         loop = next((lp for lp in self.loops if lp.thread is threading.current_thread()), None)
         self._local.loop = loop
         try:
-            self._process(rec)
+            with log_fields(agent=rec.agent, recording_id=rec.id):
+                self._process(rec)
         finally:
             with self._cond:
                 self._busy.pop(rec.id, None)
