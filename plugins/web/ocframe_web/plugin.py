@@ -10,7 +10,6 @@ from typing import Any
 from waitress.server import create_server
 
 from ocframe.control import Control
-from ocframe.errors import PluginError
 from ocframe.hookspecs import hookimpl
 from ocframe.status import StatusView
 
@@ -35,14 +34,10 @@ class WebServer:
         guard = Guard(user=settings.user, password_hash=settings.hash(),
                       hostnames=[settings.listen, *settings.hostnames])
         self.app = WebApp(status, control, guard, self.logs, refresh=settings.refresh)
-        try:
-            # Two threads: a page and a scrape at once; the work per request is small.
-            self.server = create_server(self.app, host=settings.listen, port=settings.port,
-                                        threads=2, ident="ocframe",
-                                        clear_untrusted_proxy_headers=True)
-        except OSError as exc:
-            raise PluginError(f"[plugins.settings.web] cannot listen on {settings.listen}:"
-                              f"{settings.port}: {exc.strerror}") from None
+        # Two threads: a page and a scrape at once; the work per request is small.
+        self.server = create_server(self.app, host=settings.listen, port=settings.port,
+                                    threads=2, ident="ocframe",
+                                    clear_untrusted_proxy_headers=True)
         port = self.server.effective_port  # type: ignore[union-attr]
         host = settings.listen if ":" not in settings.listen else f"[{settings.listen}]"
         self.url = f"http://{host}:{port}"
@@ -83,8 +78,17 @@ class WebPlugin:
     @hookimpl
     def ocframe_service_started(self, status: StatusView, control: Control, config: Any) -> None:
         settings = load_settings(config)
+        if settings is None:
+            log.debug("web: no [plugins.settings.web] in the config; no page")
+            return
         storage = Path(config.storage.directory)
-        server = WebServer(status, control, settings, storage)
+        try:
+            server = WebServer(status, control, settings, storage)
+        except OSError as exc:
+            # The page is for operators; recording must not wait for it.
+            log.error("web: no status page: cannot listen on %s:%d (%s)", settings.listen,
+                      settings.port, exc.strerror)
+            return
         with self._lock:
             self._servers[id(status)] = server
         server.start()

@@ -1,6 +1,8 @@
 """The web plugin's settings: ``[plugins.settings.web]`` in the agent's config.
 
-Loopback by default. Any other address needs a password: a hash made by
+The page is served when that table is there (it may be empty): installing
+the plugin alone opens no port. Loopback by default. Any other address
+needs a password: a hash made by
 ``ocframe web-password``, given as ``password_hash = "${web_password_hash}"``
 (resolved from the secrets file or the environment) or in the environment
 as ``OCFRAME_WEB_PASSWORD_HASH``; without one the agent refuses to start.
@@ -55,13 +57,15 @@ class WebSettings(BaseModel):
         return self.password_hash.get_secret_value() if self.password_hash else None
 
 
-def load_settings(config: Any) -> WebSettings:
-    """The validated settings from an :class:`ocframe.config.OcframeConfig`;
+def load_settings(config: Any) -> WebSettings | None:
+    """The validated settings from an :class:`ocframe.config.OcframeConfig`,
+    None when the config has no ``[plugins.settings.web]`` (the page is off);
     :class:`PluginError` naming the key when they are wrong or unsafe."""
-    raw: Mapping[str, Any] = {}
     plugins = getattr(config, "plugins", None)
-    if plugins is not None:
-        raw = getattr(plugins, "settings", {}).get("web", {})
+    tables: Mapping[str, Any] = getattr(plugins, "settings", {}) if plugins is not None else {}
+    if "web" not in tables:
+        return None
+    raw: Mapping[str, Any] = tables["web"]
     try:
         settings = WebSettings(**raw)
     except ValidationError as exc:

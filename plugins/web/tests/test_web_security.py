@@ -94,3 +94,30 @@ def test_cross_site_posts_are_refused(
         started = page.post(record, body)
         assert started.status_code == 201, started.text
         assert page.post("/api/v1/agents/room-csrf/stop").status_code == 200
+
+
+def test_installed_but_not_configured_it_opens_no_port(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    from ocframe.testing.harness import InProcessAgent, agent, write_config
+
+    cfg = write_config(tmp_path, opencast_simulator, agents=[agent("room-none")])
+    with InProcessAgent(cfg) as running:
+        assert not (running.service.config.storage.directory / "web.url").exists()
+
+
+def test_a_taken_port_leaves_the_agent_recording_without_a_page(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    import socket
+
+    from ocframe.testing.harness import InProcessAgent
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = web_config(tmp_path, opencast_simulator, "room-taken", web={"port": port})
+        with InProcessAgent(cfg) as running:
+            assert not (running.service.config.storage.directory / "web.url").exists()
+            assert running.service.alive()
