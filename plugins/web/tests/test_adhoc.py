@@ -59,3 +59,42 @@ def test_adhoc_recording_is_ingested_as_a_new_event_and_delays_a_scheduled_one(
     # The scheduled one reported its states as always.
     assert sim.recording_state(uid) == "upload_finished" or sim.wait_for_recording_state(
         uid, "upload_finished", timeout=20)
+
+
+def test_adhoc_recording_survives_an_agent_crash(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    from ocframe_web.testing import Page
+
+    from ocframe.testing.harness import AgentProcess
+
+    sim = opencast_simulator
+    cfg = web_config(tmp_path, sim, "room-crash")
+    url_file = tmp_path / "var" / "web.url"
+    proc = AgentProcess(cfg).start()
+    try:
+        wait_until(url_file.exists, 30, "the page")
+        page = Page(url_file.read_text().strip())
+        started = page.post("/api/v1/agents/room-crash/record",
+                            {"duration": "5m", "title": "Survives"})
+        assert started.status_code == 201, started.text
+        rid = started.json()["recording_id"]
+        wait_until(lambda: (r := page.agent("room-crash")["running"]) and r[0]["inputs"][0][
+            "capturing_since"], 20, "the capture")
+        sim.wait_for(lambda: False, timeout=2.0)  # let it record a little
+    finally:
+        proc.kill()
+    url_file.unlink(missing_ok=True)  # what SIGKILL left behind
+    with AgentProcess(cfg) as again:
+        wait_until(url_file.exists, 30, "the page again")
+        page = Page(url_file.read_text().strip())
+        run = wait_until(lambda: page.agent("room-crash")["running"], 30, "the resumed run")[0]
+        assert (run["recording_id"], run["unscheduled"]) == (rid, True), again.log()
+        wait_until(lambda: page.agent("room-crash")["running"][0]["inputs"][0]["segment"] >= 1,
+                   20, "a new segment")
+        assert page.post("/api/v1/agents/room-crash/stop").status_code == 200
+        ingest = sim.wait_for_ingest(rid, timeout=60)
+        assert ingest is not None, again.log()
+    assert ingest.dublin_core["title"] == ["Survives"]
+    assert len(ingest.tracks) == 1  # both segments, joined
+    assert not [r for r in sim.requests if rid in r.path and "/recordings/" in r.path]
