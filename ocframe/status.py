@@ -191,7 +191,7 @@ class StatusView:
         svc = self._service
         return ServiceStatus(
             at=time.time(),
-            agents=tuple(self.agent(name) for name in list(svc.agents)),
+            agents=tuple(a for name in list(svc.agents) if (a := self._agent_or_none(name))),
             loops=tuple(svc.health()),
             disk=self.disk(),
             recordings_by_state=svc.store.count_by_state(),
@@ -208,6 +208,12 @@ class StatusView:
         except OSError:
             free = total = None
         return DiskStatus(directory, free, total, self._service.disk.low)
+
+    def _agent_or_none(self, name: str) -> AgentStatus | None:
+        try:
+            return self.agent(name)
+        except KeyError:  # removed by a reload meanwhile
+            return None
 
     def agent(self, name: str) -> AgentStatus:
         """One agent's status; KeyError if there is no such agent."""

@@ -66,8 +66,10 @@ class Page:
 
 
 def web_config(tmp_path: Path, sim: Any, name: str = "room-web",
-               web: dict[str, Any] | None = None, **agent_extra: Any) -> Path:
-    inputs = [testsrc_input("presenter", width=320, height=180, rate=10, preview_interval=1)]
+               web: dict[str, Any] | None = None, inputs: list[dict[str, Any]] | None = None,
+               **agent_extra: Any) -> Path:
+    inputs = inputs or [testsrc_input("presenter", width=320, height=180, rate=10,
+                                      preview_interval=1)]
     return write_config(tmp_path, sim, agents=[agent(name, inputs, **agent_extra)],
                         extra={"plugins": {"settings": {"web": {"port": 0, "refresh": 1,
                                                                 **(web or {})}}}})

@@ -11,7 +11,7 @@ from ocframe_simulator import OpencastSimulator
 from ocframe_web.testing import Page, running_page, wait_until, web_config
 from prometheus_client.parser import text_string_to_metric_families
 
-from ocframe.testing.harness import soon
+from ocframe.testing.harness import soon, testsrc_input
 
 
 def metrics(page: Page) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -84,3 +84,29 @@ def test_status_and_metrics_match_the_agent_through_a_recording(
             assert m[("ocframe_loop_errors_total", (("loop", name),))] == 0
         logs = page.json("/api/v1/logs?limit=200")["lines"]
         assert any(uid in line["message"] and "ingested" in line["message"] for line in logs)
+
+
+def test_upload_progress_shows_bytes_rate_and_time_left(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    sim = opencast_simulator
+    # A slow uplink (150 kB/s) and a few seconds of a larger picture: the upload lasts.
+    cfg = web_config(tmp_path, sim, "room-up", ingest_settings={"rate_limit": 150_000},
+                     inputs=[testsrc_input("presenter", width=1280, height=720, rate=25)])
+    uid = sim.add_event(agent="room-up", start=soon(1), end=soon(5))
+    with running_page(cfg) as (_, page):
+        def progress() -> dict | None:  # type: ignore[type-arg]
+            rec = page.json(f"/api/v1/recordings/{uid}") if page.get(
+                f"/api/v1/recordings/{uid}").ok else None
+            up = rec and rec["upload"]
+            # Past the first fifth: the rate since the first byte has settled.
+            return up if up and up["rate"] and up["sent"] > up["total"] // 5 else None
+
+        up = wait_until(progress, 60, "upload progress with a rate")
+        assert 0 < up["sent"] <= up["total"]
+        assert 30_000 < up["rate"] < 400_000, up  # about the limit
+        assert up["eta"] is not None and up["eta"] >= 0
+        assert page.agent("room-up")["state"] == "uploading"
+        assert sim.wait_for_ingest(uid, timeout=90) is not None
+        wait_until(lambda: page.json(f"/api/v1/recordings/{uid}")["upload"] is None, 20,
+                   "no progress once ingested")
