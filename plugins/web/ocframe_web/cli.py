@@ -33,6 +33,7 @@ from rich.text import Text
 from werkzeug.security import generate_password_hash
 
 from ocframe.errors import ConfigError
+from ocframe.model import printable
 from ocframe.status import storage_directory
 
 from .app import parse_duration
@@ -113,6 +114,12 @@ STATE_STYLE = {"idle": "green", "capturing": "bold blue", "uploading": "cyan", "
                "capture_error": "bold red", "capture_finished": "yellow"}
 
 
+def safe(text: str, style: str = "") -> Text:
+    """Untrusted text (titles, errors from the calendar and the core) for the
+    terminal: never read as rich markup, control characters shown escaped."""
+    return Text(printable(text), style=style)
+
+
 def render_status(status: dict[str, Any], now: float) -> Group:
     parts: list[Any] = []
     for agent in status["agents"]:
@@ -121,33 +128,32 @@ def render_status(status: dict[str, Any], now: float) -> Group:
         table.add_column()
         table.add_row("state", Text(agent["state"], style=STATE_STYLE.get(agent["state"], "")))
         contact = agent["contact_error"] or f"last contact {_ago(agent['last_contact'], now)}"
-        table.add_row("core", Text(contact, style="red" if agent["contact_error"] else ""))
+        table.add_row("core", safe(contact, "red" if agent["contact_error"] else ""))
         table.add_row("calendar", _ago(agent["last_calendar_sync"], now))
         if agent["error"]:
-            table.add_row("error", Text(agent["error"], style="red"))
+            table.add_row("error", safe(agent["error"], "red"))
         for run in agent["running"]:
             start = datetime.fromisoformat(run["start"]).timestamp()
             end = datetime.fromisoformat(run["end"]).timestamp()
             kind = "ad-hoc " if run["unscheduled"] else ""
-            table.add_row("recording", Text(
-                f"{kind}{run['title']} ({_span(now - start)} of {_span(end - start)})",
-                style="bold"))
+            table.add_row("recording", safe(
+                f"{kind}{run['title']} ({_span(now - start)} of {_span(end - start)})", "bold"))
             for inp in run["inputs"]:
-                table.add_row("", f"{inp['name']}: segment {inp['segment']}"
-                              + ("" if inp["capturing_since"] else ", waiting"))
+                table.add_row("", safe(f"{inp['name']}: segment {inp['segment']}"
+                                       + ("" if inp["capturing_since"] else ", waiting")))
         for event in agent["next_events"][:3]:
             start = datetime.fromisoformat(event["start"])
-            table.add_row("next", f"{start.astimezone():%a %H:%M} {event['title']}"
-                          f" (in {_span(start.timestamp() - now)})")
-        parts.append(Panel(table, title=agent["name"], title_align="left", expand=False))
+            table.add_row("next", safe(f"{start.astimezone():%a %H:%M} {event['title']}"
+                                       f" (in {_span(start.timestamp() - now)})"))
+        parts.append(Panel(table, title=safe(agent["name"]), title_align="left", expand=False))
     recordings = Table("recording", "agent", "state", "upload", "error", title="recordings",
                        title_justify="left")
     for rec in status["recordings"][:10]:
         upload = rec["upload"]
         progress = (f"{upload['sent'] / max(upload['total'], 1):.0%}" if upload else "")
-        recordings.add_row(rec["title"] or rec["id"], rec["agent"],
-                           Text(rec["state"], style=STATE_STYLE.get(rec["state"], "")),
-                           progress, rec["error"] or "")
+        recordings.add_row(safe(rec["title"] or rec["id"]), safe(rec["agent"]),
+                           safe(rec["state"], STATE_STYLE.get(rec["state"], "")),
+                           progress, safe(rec["error"] or "", "red"))
     parts.append(recordings)
     bad = [f"{loop['name']} {loop['state']}" for loop in status["loops"] if loop["state"] != "ok"]
     disk = status["disk"]

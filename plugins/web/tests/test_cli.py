@@ -59,3 +59,28 @@ def test_status_record_and_upload_from_the_terminal(
 
         assert "room-cli" in ocframe(cfg, "status", "--json").stdout
 
+
+
+def test_titles_cannot_restyle_or_rewrite_the_terminal() -> None:
+    import io
+
+    from ocframe_web.cli import render_status
+    from rich.console import Console
+
+    hostile = "[bold red]PWNED[/] \x1b[2J\x1b]0;title\x07"
+    status = {
+        "agents": [{"name": "room[x]", "state": "capturing", "contact_error": None,
+                    "last_contact": 0.0, "last_calendar_sync": 0.0, "error": hostile,
+                    "running": [], "next_events": [{"uid": "u", "title": hostile,
+                                                    "start": "2030-01-01T00:00:00+00:00",
+                                                    "end": "2030-01-01T01:00:00+00:00"}]}],
+        "recordings": [{"id": "r", "title": hostile, "agent": "room[x]",
+                        "state": "upload_error", "upload": None, "error": hostile}],
+        "loops": [], "disk": {"free_bytes": None, "low": False},
+    }
+    out = io.StringIO()
+    Console(file=out, width=200, force_terminal=True).print(render_status(status, 0.0))
+    text = out.getvalue()
+    assert "[bold red]PWNED[/]" in text  # shown as typed, not obeyed
+    assert "\x1b[2J" not in text and "\x1b]0;" not in text
+    assert "\\x1b[2J" in text
