@@ -31,9 +31,10 @@ def test_status_and_metrics_match_the_agent_through_a_recording(
     caplog.set_level(logging.INFO)  # as `ocframe run` logs
     sim = opencast_simulator
     cfg = web_config(tmp_path, sim, "room-m")
-    uid = sim.add_event(agent="room-m", start=soon(2), end=soon(6), title="Metrics 101")
+    uid = sim.add_event(agent="room-m", start=soon(4), end=soon(8), title="Metrics 101")
     with running_page(cfg) as (running, page):
-        first = page.agent("room-m")
+        first = wait_until(lambda: (a := page.agent("room-m"))["next_events"] and a, 20,
+                           "the calendar's event")
         assert first["state"] == "idle"
         assert [e["uid"] for e in first["next_events"]] == [uid]
         assert first["inputs"] == [{"name": "presenter", "driver": "testsrc",
