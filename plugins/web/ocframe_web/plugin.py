@@ -34,10 +34,13 @@ class WebServer:
         guard = Guard(user=settings.user, password_hash=settings.hash(),
                       hostnames=[settings.listen, *settings.hostnames])
         self.app = WebApp(status, control, guard, self.logs, refresh=settings.refresh)
-        # Two threads: a page and a scrape at once; the work per request is small.
+        # A page asks for status, logs and previews at once, and a scrape may come
+        # meanwhile; each request is small work.
         self.server = create_server(self.app, host=settings.listen, port=settings.port,
-                                    threads=2, ident="ocframe",
+                                    threads=4, ident="ocframe",
                                     clear_untrusted_proxy_headers=True)
+        # "Task queue depth is 1" whenever requests wait a moment: not an operator's news.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         port = self.server.effective_port  # type: ignore[union-attr]
         host = settings.listen if ":" not in settings.listen else f"[{settings.listen}]"
         self.url = f"http://{host}:{port}"

@@ -231,8 +231,11 @@ async function poll() {
   try {
     const [status, logs] = await Promise.all([call("GET", "/status"), call("GET", "/logs?limit=40")]);
     render(status);
-    document.getElementById("logs").textContent = logs.lines.map((l) =>
+    const pre = document.getElementById("logs");
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = logs.lines.map((l) =>
       `${new Date(l.at * 1000).toLocaleTimeString()} ${l.level.padEnd(7)} ${l.logger}: ${l.message}`).join("\n");
+    if (atEnd) pre.scrollTop = pre.scrollHeight;  // follow the newest, unless scrolled back
     if (document.getElementById("problem").textContent.startsWith("agent unreachable")) problem(null);
   } catch (err) {
     problem(`agent unreachable: ${err.message}`);
