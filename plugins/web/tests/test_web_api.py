@@ -111,3 +111,45 @@ def test_upload_progress_shows_bytes_rate_and_time_left(
         assert sim.wait_for_ingest(uid, timeout=90) is not None
         wait_until(lambda: page.json(f"/api/v1/recordings/{uid}")["upload"] is None, 20,
                    "no progress once ingested")
+
+
+def test_actions_refuse_what_would_lose_or_garble_a_recording(
+    opencast_simulator: OpencastSimulator, tmp_path: Path
+) -> None:
+    sim = opencast_simulator
+    cfg = web_config(tmp_path, sim, "room-act")
+    with running_page(cfg) as (running, page):
+        for body, why in (({"duration": 0}, "duration must be between"),
+                          ({"duration": "13h"}, "duration must be between"),
+                          ({"duration": "later"}, "not a duration"),
+                          ({"duration": 60, "workflow": "../x y"}, "not a workflow")):
+            refused = page.post("/api/v1/agents/room-act/record", body)
+            assert refused.status_code in (400, 409) and why in refused.json()["error"], body
+        assert page.post("/api/v1/agents/nowhere/record", {"duration": 60}).status_code == 409
+        assert page.post("/api/v1/agents/room-act/stop").status_code == 409  # nothing runs
+
+        rid = page.post("/api/v1/agents/room-act/record", {"duration": 60}).json()[
+            "recording_id"]
+        wait_until(lambda: page.agent("room-act")["running"], 20, "the recording")
+        for action in ("retry", "delete"):
+            busy = page.post(f"/api/v1/recordings/{rid}/{action}", {"force": True})
+            assert busy.status_code == 409, action
+        assert running.service.store.get(rid) is not None
+
+        sim.inject_fault(r"/ingest/ingest", "status", status=400)  # the core refuses for good
+        page.post("/api/v1/agents/room-act/stop")
+        wait_until(lambda: page.json(f"/api/v1/recordings/{rid}")["state"] == "upload_error",
+                   60, "upload_error")
+        failed = page.json(f"/api/v1/recordings/{rid}")
+        assert failed["error"] and failed["attempts"] >= 1
+        directory = running.service.store.get(rid).directory
+        assert directory.is_dir()
+
+        sim.clear_faults()
+        assert page.post(f"/api/v1/recordings/{rid}/retry").status_code == 200
+        assert sim.wait_for_ingest(rid, timeout=60) is not None
+        wait_until(lambda: page.json(f"/api/v1/recordings/{rid}")["state"] == "upload_finished",
+                   30, "upload_finished after the retry")
+        assert page.post(f"/api/v1/recordings/{rid}/delete").json() == {"deleted": rid}
+        assert page.get(f"/api/v1/recordings/{rid}").status_code == 404
+        assert not directory.exists()
