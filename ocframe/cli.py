@@ -273,6 +273,10 @@ def cmd_recordings(args: argparse.Namespace) -> int:
         store.reset_attempts(rec.id)
         store.set_state(rec.id, RecordingState.CAPTURE_FINISHED, "operator asked to re-ingest")
         print(f"{p(rec.id)} queued for upload; a running agent picks it up within seconds")
+        if args.wait:
+            from .cli_wait import wait_for_upload
+
+            return wait_for_upload(store, config.storage.directory / "health.json", rec.id)
         return 0
     if args.action == "delete":
         if rec.state not in (RecordingState.UPLOAD_FINISHED, RecordingState.UPLOAD_ERROR,
@@ -310,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "show", "retry", "delete"])
     p.add_argument("id", nargs="?")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--wait", action="store_true",
+                   help="retry: follow the upload to its end with a progress bar")
     for name in plugin_commands():
         sub.add_parser(name, help="(plugin command)", add_help=False)
     return parser

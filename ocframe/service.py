@@ -55,7 +55,8 @@ class Service:
         self.disk = DiskMonitor(config.storage, on_change=self._disk_changed)
         self.ingest = IngestQueue(store=self.store, plugins=self.plugins, client=self.client,
                                   ffmpeg=self.ffmpeg, agents=self, config=config.ingest_queue)
-        self.health_file = HealthFile(storage / "health.json", self.loops)
+        self.health_file = HealthFile(storage / "health.json", self.loops,
+                                      uploads=self.ingest.upload_progress)
         for loop in (self.bus.loop, self.disk.loop, *self.ingest.loops, self.health_file.loop):
             self.loops.add(loop)
         self.shared = SharedParts(

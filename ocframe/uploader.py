@@ -103,6 +103,12 @@ class IngestQueue:
         self.store.make_due(UPLOAD_PENDING_STATES)
         self.wake()
 
+    def upload_progress(self) -> dict[str, tuple[int, int]]:
+        """(bytes sent, total) of each upload running now."""
+        with self._cond:
+            busy = list(self._busy)
+        return {rid: self.progress[rid] for rid in busy if rid in self.progress}
+
     def is_uploading(self, recording_id: str) -> bool:
         with self._cond:
             return recording_id in self._busy

@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                   "ocframe.inputs", "ocframe.health"]),
     ("agent", ["ocframe.recordings", "ocframe.recovery", "ocframe.runtime"]),
     ("process", ["ocframe.service", "ocframe.reload", "ocframe.status", "ocframe.control"]),
-    ("surface", ["ocframe.cli", "ocframe.testing", "ocframe"]),
+    ("surface", ["ocframe.cli", "ocframe.cli_wait", "ocframe.testing", "ocframe"]),
 ]
 
 
