@@ -37,6 +37,8 @@ class CalendarPoller:
         self._on_events = on_events
         self.log = logging.getLogger(f"ocframe.agent.{agent}")
         self._etag: str | None = None
+        #: Wall-clock time the core last answered a calendar request (status pages).
+        self.last_sync: float | None = None
         self._failing = False
         self._clamped: set[str] = set()
         # Remembers this agent's last calendar: only changed events are re-parsed.
@@ -110,6 +112,7 @@ class CalendarPoller:
         return out
 
     def _answered(self) -> None:
+        self.last_sync = time.time()
         if self._failing:
             self.log.info("calendar: the core answers again")
         self._failing = False

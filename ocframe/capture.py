@@ -10,9 +10,9 @@ before it starts and after it ends, so a crash loses nothing.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from .driver import CaptureHandle, Driver
 from .errors import CaptureError
-from .launches import LatencyRecord
+from .launches import learn_latency, media_origin_of
+from .logs import log_fields
 from .model import CaptureContext, Event, InputSpec, Track
 from .store import RecordingStore
 
@@ -57,6 +58,21 @@ class DeviceGate:
             if self._owner is owner:
                 self._owner = None
                 self._cond.notify_all()
+
+
+_restarts: Counter[str] = Counter()
+_restarts_lock = threading.Lock()
+
+
+def count_restart(agent: str) -> None:
+    with _restarts_lock:
+        _restarts[agent] += 1
+
+
+def capture_restarts() -> dict[str, int]:
+    """Captures restarted into a new segment since the process started, by agent."""
+    with _restarts_lock:
+        return dict(_restarts)
 
 
 @dataclass
@@ -119,6 +135,8 @@ class InputCapture:
         self.gate = gate
         self.segment = first_segment
         self.outcome = InputOutcome(spec.name)
+        #: The capture now running, if any (status pages ask it for a preview).
+        self.handle: CaptureHandle | None = None
         self.log = logging.getLogger(f"ocframe.capture.{spec.agent}.{spec.name}")
         self.thread = threading.Thread(
             target=self._main, name=f"capture-{spec.agent}-{spec.name}", daemon=True
@@ -126,7 +144,9 @@ class InputCapture:
 
     def _main(self) -> None:
         try:
-            self._supervise()
+            with log_fields(agent=self.spec.agent, recording_id=self.run.recording_id,
+                            input=self.spec.name):
+                self._supervise()
         except Exception as exc:
             self.log.exception("input %s failed", self.spec.name)
             self.outcome.add_error(f"internal error: {exc!r}")
@@ -175,6 +195,7 @@ class InputCapture:
                     self.driver.prepare(ctx)
                     launched = time.time()
                 handle = self.driver.start(ctx)
+                self.handle = handle
                 run.started_at.setdefault(self.spec.name, time.time())
                 if restart_cause is not None:
                     retried = f" and {failed_starts} more failed attempts" if failed_starts else ""
@@ -192,6 +213,7 @@ class InputCapture:
                 error = exc.reason
                 self.outcome.permanent = exc.permanent
             first = False
+            self.handle = None
             tracks: list[Track] = []
             if handle is not None:
                 if not ended_early:
@@ -206,10 +228,10 @@ class InputCapture:
                     error = error or exc.reason
             if ended_early and error is None and handle is not None:
                 error = f"ended before the scheduled end: {handle.poll()}"
-            origin = self._media_origin(handle)
+            origin = media_origin_of(handle, self.log)
             if origin is not None and handle is not None and first_start:
                 # How long this input takes from launch to media, for the next lead.
-                self._learn_latency(origin - launched)
+                learn_latency(run.store, self.spec, origin - launched, self.log)
             trim_to = (run.window_start if origin is not None and run.window_start is not None
                        and origin < run.window_start else None)
             run.store.end_segment(run.recording_id, self.spec.name, self.segment, tracks, error,
@@ -233,6 +255,7 @@ class InputCapture:
             if self.outcome.permanent or restarts >= run.max_restarts:
                 return
             restarts += 1
+            count_restart(self.spec.agent)
             if tracks:
                 # A new segment only after one that produced files: failed
                 # attempts reuse the number (and the empty directory).
@@ -249,24 +272,6 @@ class InputCapture:
             left = max(run.seconds_left(), 0.1)
             if not self.gate.acquire(self, run.stop_requested, timeout=left):
                 return
-
-    def _media_origin(self, handle: CaptureHandle | None) -> float | None:
-        if handle is None:
-            return None
-        try:
-            origin = handle.media_origin()
-        except Exception:
-            self.log.exception("%s: media_origin failed", self.spec.name)
-            return None
-        return float(origin) if origin is not None and math.isfinite(origin) else None
-
-    def _learn_latency(self, seconds: float) -> None:
-        # Readings outside this range are a clock step or a driver's mistake.
-        if 0.0 <= seconds <= 120.0:
-            try:
-                LatencyRecord(self.run.store).add(self.spec.agent, self.spec.name, seconds)
-            except Exception as exc:  # a full store costs the next lead, not this recording
-                self.log.warning("%s: cannot remember its start-up time: %s", self.spec.name, exc)
 
     def _watch(self, handle: CaptureHandle) -> bool:
         """Wait for the stop request; True if the capture ended on its own."""

@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 from . import scaffold
-from .config import OcframeConfig, load_config
+from .config import load_config
 from .errors import ConfigError, CoreError, OcframeError, PluginError
-from .model import IngestPackage
 from .plugins import commands as plugin_commands
 from .version import __version__
 
@@ -31,10 +30,10 @@ def _config_path(args: argparse.Namespace) -> Path:
     return Path(args.config or os.environ.get("OCFRAME_CONFIG") or DEFAULT_CONFIG)
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, log_format: str = "text") -> None:
     from .logs import setup_logging
 
-    setup_logging(level)
+    setup_logging(level, log_format)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -48,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.umask(os.umask(0o027) | 0o027)
     path = _config_path(args)
     config = load_config(path)
-    _setup_logging(args.log_level or config.log_level)
+    _setup_logging(args.log_level or config.log_level, args.log_format or config.log_format)
     plugins = load_plugins(config)
     if args.trace_hooks:
         plugins.enable_tracing()
@@ -254,90 +253,9 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_recordings(args: argparse.Namespace) -> int:
-    from .model import RecordingState
-    from .model import printable as p
-    from .store import RecordingStore
+    from .cli_recordings import recordings_command
 
-    # Ids, titles and reasons come from the calendar and the core: printed
-    # through printable(), a title cannot rewrite the operator's terminal.
-    config: OcframeConfig = load_config(_config_path(args))
-    store = RecordingStore(config.storage.directory / "recordings.db", set_aside_corrupt=False)
-    if args.action == "list":
-        recs = store.recordings()
-        for r in recs:
-            print(f"{p(r.id, limit=60):<40} {r.agent:<14} {r.state:<17}"
-                  f" {r.event.start:%Y-%m-%d %H:%M} {p(r.event.title, limit=40)}")
-        if not recs:
-            print("no recordings")
-        return 0
-    if not args.id:
-        print("a recording id is required", file=sys.stderr)
-        return 2
-    rec = store.get(args.id)
-    if rec is None:
-        print(f"no recording {p(args.id)!r}", file=sys.stderr)
-        return 1
-    if args.action == "show":
-        print(f"id:        {p(rec.id)}\nagent:     {rec.agent}\n"
-              f"title:     {p(rec.event.title)}")
-        print(f"scheduled: {rec.event.start.isoformat()} - {rec.event.end.isoformat()}")
-        print(f"state:     {rec.state}\ndirectory: {rec.directory}")
-        if rec.error:
-            print(f"error:     {p(rec.error, limit=None)}")
-        print("segments:")
-        for s in store.segments(rec.id):
-            files = ", ".join(f"{t.path.name} ({t.flavor})" for t in s.tracks) or "-"
-            error = f"  error: {p(s.error, limit=None)}" if s.error else ""
-            print(f"  {s.input} #{s.segment}: {p(files, limit=None)}{error}")
-        print("states:")
-        for at, state, detail in store.history(rec.id):
-            print(f"  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))} {state}"
-                  f"{'  ' + p(detail, limit=None) if detail else ''}")
-        _print_package(rec.package, rec.directory)
-        print("uploads:")
-        for a in store.attempts(rec.id):
-            outcome = a["outcome"] or "running"
-            print(f"  #{a['attempt']} {a['method']} {outcome} {p(a['detail'] or '', limit=None)}")
-        return 0
-    if args.action == "retry":
-        if rec.state == RecordingState.CAPTURING:
-            print("still capturing; it will be uploaded when it ends", file=sys.stderr)
-            return 1
-        store.reset_attempts(rec.id)
-        store.set_state(rec.id, RecordingState.CAPTURE_FINISHED, "operator asked to re-ingest")
-        print(f"{p(rec.id)} queued for upload; a running agent picks it up within seconds")
-        return 0
-    if args.action == "delete":
-        if rec.state not in (RecordingState.UPLOAD_FINISHED, RecordingState.UPLOAD_ERROR,
-                             RecordingState.CAPTURE_ERROR) and not args.force:
-            print(f"{p(rec.id)} is {rec.state}, not yet ingested; add --force to delete it anyway",
-                  file=sys.stderr)
-            return 1
-        store.delete(rec.id)
-        print(f"{p(rec.id)} deleted with its files")
-        return 0
-    return 2
-
-
-def _print_package(package: IngestPackage | None, directory: Path) -> None:
-    """What the upload sends, as the ``pre_ingest`` hooks left it; paths
-    inside the recording's directory relative to it."""
-    from .model import printable as p
-
-    if package is None:
-        print("package:   not built yet (when the upload starts, after the pre_ingest hooks)")
-        return
-    print("package (after the pre_ingest hooks):")
-    for kind, elements in (("track", package.tracks), ("catalog", package.catalogs),
-                           ("attachment", package.attachments)):
-        for e in elements:
-            try:
-                size = f"{e.path.stat().st_size} bytes"
-            except OSError:
-                size = "missing"
-            shown = e.path.relative_to(directory) if e.path.is_relative_to(directory) else e.path
-            print(f"  {kind:<10} {p(e.flavor)} {p(e.mimetype)} {p(str(shown), limit=None)}"
-                  f" ({size})")
+    return recordings_command(args, load_config(_config_path(args)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("run", help="run the agent(s)"))
     p.add_argument("--log-level")
+    p.add_argument("--log-format", choices=["text", "json"],
+                   help="json: one object per line with agent, recording_id, input, state")
     p.add_argument("--no-reload", action="store_true", help="do not watch the config file")
     p.add_argument("--trace-hooks", action="store_true",
                    help="log every plugin hook call (also OCFRAME_TRACE_HOOKS=1)")
@@ -362,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "show", "retry", "delete"])
     p.add_argument("id", nargs="?")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--wait", action="store_true",
+                   help="retry: follow the upload to its end with a progress bar")
     scaffold.add_parser(sub)
     for name in plugin_commands():
         sub.add_parser(name, help="(plugin command)", add_help=False)

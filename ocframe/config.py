@@ -216,6 +216,9 @@ class PluginsConfig(_Model):
                                " load (importable names), besides installed plugins")
     disabled: list[str] = Field(default_factory=list,
                                 description="installed plugins (entry point names) not to load")
+    settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="each plugin's own settings by its name"
+        " ([plugins.settings.web]); the plugin validates them; secrets as \"${NAME}\"")
 
 
 class ToolsConfig(_Model):
@@ -239,6 +242,9 @@ class OcframeConfig(BaseSettings):
                                    description="which plugins load")
     tools: ToolsConfig = Field(default_factory=ToolsConfig, description="external programs")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: readable, without times of its own under systemd's journal;"
+        " json: one object per line with agent, recording_id, input and state fields")
     secrets_file: Path | None = Field(None, description="the secrets file; unset: secrets.toml"
                                       " beside the configuration file")
     agents: list[AgentConfig] = Field(min_length=1, description="the capture agents (rooms)")

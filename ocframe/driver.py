@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import CaptureError
 from .model import CaptureContext, CheckResult, InputSpec, Track
+from .preview import Preview, PreviewFiles
 from .process import ExitInfo, StopTimeouts, SupervisedProcess, relevant_lines
 
 
@@ -78,6 +79,13 @@ class CaptureHandle(abc.ABC):
         start to the scheduled one without re-encoding. Command drivers get
         it from ffmpeg's progress lines; a device that records on its own
         clock may answer from its recording's start time."""
+        return None
+
+    def preview(self) -> Preview | None:
+        """The latest confidence preview (a still, an audio level) of this
+        capture, or None if the driver offers none (the default). Called
+        from status pages' threads every few seconds: return at once, from
+        files or memory, never by asking the device. See :mod:`ocframe.preview`."""
         return None
 
 
@@ -149,6 +157,9 @@ class CaptureCommand:
     redact: Sequence[str] = field(default_factory=tuple)
     quit_command: bytes | None = b"q"
     env: dict[str, str] | None = None
+    #: Confidence preview files the command also writes
+    #: (:func:`ocframe.preview.preview_args`), if any.
+    preview: PreviewFiles | None = None
 
 
 class CommandCapture(CaptureHandle):
@@ -203,7 +214,16 @@ class CommandCapture(CaptureHandle):
         return tuple(sizes)
 
     def media_origin(self) -> float | None:
+        if self.command.preview is not None:
+            # The preview's stills are time-stamped ahead, and ffmpeg's
+            # progress line follows them: no reading of the recording's own
+            # time. The input is then launched by the default lead, untrimmed.
+            return None
         return self.process.media_origin()
+
+    def preview(self) -> Preview | None:
+        files = self.command.preview
+        return files.read() if files is not None else None
 
     def stop(self) -> None:
         if self.exit is None:

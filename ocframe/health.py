@@ -14,7 +14,8 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,12 @@ STALE_AFTER = 30.0
 
 
 class HealthFile:
-    def __init__(self, path: Path, loops: LoopSet) -> None:
+    def __init__(self, path: Path, loops: LoopSet,
+                 uploads: Callable[[], dict[str, tuple[int, int]]] | None = None) -> None:
         self.path = path
         self.loops = loops
+        #: Bytes sent and total of each upload running now (``recordings retry --wait``).
+        self.uploads = uploads
         self.loop = SupervisedLoop("health-file", self._round,
                                    stall_after=WRITE_INTERVAL + 60.0, logger=log)
 
@@ -53,7 +57,9 @@ class HealthFile:
 
     def write(self) -> None:
         data = {"pid": os.getpid(), "written": time.time(),
-                "loops": [h.to_json() for h in self.loops.health()]}
+                "loops": [h.to_json() for h in self.loops.health()],
+                "uploads": {rid: list(p) for rid, p in (self.uploads() if self.uploads
+                                                         else {}).items()}}
         fd, tmp = tempfile.mkstemp(prefix=".health-", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -69,6 +75,8 @@ class HealthReport:
     pid: int
     written: float
     loops: list[LoopHealth]
+    #: Recording id -> (bytes sent, total) of the uploads running when written.
+    uploads: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def stale(self) -> bool:
@@ -79,7 +87,8 @@ def read_health(path: Path) -> HealthReport | None:
     """The last health a process wrote at ``path``; None if there is none."""
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        uploads = {str(k): (int(v[0]), int(v[1])) for k, v in data.get("uploads", {}).items()}
         return HealthReport(int(data["pid"]), float(data["written"]),
-                            [LoopHealth(**item) for item in data["loops"]])
+                            [LoopHealth(**item) for item in data["loops"]], uploads)
     except (OSError, ValueError, KeyError, TypeError):
         return None

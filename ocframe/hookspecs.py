@@ -130,6 +130,34 @@ def ocframe_config_reloaded(old: Any, new: Any) -> None:
     and ``new`` are :class:`ocframe.config.OcframeConfig`. Called on the
     ``config-reload`` loop after the swap; exceptions are logged and ignored."""
 
+
+@hookspec
+def ocframe_service_started(status: Any, control: Any, config: Any) -> None:
+    """The agent process is running (its agents, uploads and loops started):
+    attach a status page, a room panel, a metrics exporter.
+
+    ``status`` is an :class:`ocframe.status.StatusView` (what the process is
+    doing, read-only), ``control`` an :class:`ocframe.control.Control` (start
+    or stop a recording now, retry or delete one) and ``config`` the
+    :class:`ocframe.config.OcframeConfig` (a plugin's own settings are in
+    ``config.plugins.settings[<name>]``). Keep them for the life of the
+    process. Called once, on the thread that started the process (the main
+    thread under ``ocframe run``), before it reports being ready: start your
+    own threads and return within a second or two; nothing is returned.
+    Raise :class:`ocframe.errors.PluginError` to refuse to start the process
+    (a setting that would be unsafe, such as a page reachable from the network
+    without a password): ``ocframe run`` ends naming the plugin and reason.
+    Any other exception is logged with the plugin's name and ignored."""
+
+
+@hookspec
+def ocframe_service_stopping(status: Any) -> None:
+    """The process is about to stop its agents (SIGTERM, the end of a test):
+    stop serving and end your threads within a few seconds. ``status`` is the
+    :class:`ocframe.status.StatusView` ``ocframe_service_started`` was given
+    (one process may run several services in tests). Called once on the
+    thread that stops the process; exceptions are logged and ignored."""
+
 # hookspec marks the kernel's specifications; plugins only need hookimpl.
 __all__ = [
     "PROJECT",
@@ -141,5 +169,7 @@ __all__ = [
     "ocframe_driver_types",
     "ocframe_ingest_strategies",
     "ocframe_pre_ingest",
+    "ocframe_service_started",
+    "ocframe_service_stopping",
     "ocframe_state_change",
 ]

@@ -18,6 +18,7 @@ to :data:`MAX_SHIFT` seconds.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
@@ -27,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from .config import AgentConfig
-from .model import Event
+from .driver import CaptureHandle
+from .model import Event, InputSpec
 from .store import RecordingStore
 
 #: Seconds between two launches of the same process, where they can be spread.
@@ -132,6 +134,31 @@ class LatencyRecord:
         rows = self.store._db().execute(
             "SELECT input, samples_json FROM input_latency WHERE agent = ?", (agent,)).fetchall()
         return {r["input"]: [float(x) for x in json.loads(r["samples_json"])] for r in rows}
+
+
+def media_origin_of(handle: CaptureHandle | None, log: logging.Logger) -> float | None:
+    """A capture's media origin (see ``CaptureHandle.media_origin``), if it
+    can tell; a driver's mistake costs the trim, not the recording."""
+    if handle is None:
+        return None
+    try:
+        origin = handle.media_origin()
+    except Exception:
+        log.exception("media_origin failed")
+        return None
+    return float(origin) if origin is not None and math.isfinite(origin) else None
+
+
+def learn_latency(store: RecordingStore, spec: InputSpec, seconds: float,
+                  log: logging.Logger) -> None:
+    """Remember one launch-to-media time of an input for its next lead."""
+    # Readings outside this range are a clock step or a driver's mistake.
+    if not 0.0 <= seconds <= 120.0:
+        return
+    try:
+        LatencyRecord(store).add(spec.agent, spec.name, seconds)
+    except Exception as exc:  # a full store costs the next lead, not this recording
+        log.warning("%s: cannot remember its start-up time: %s", spec.name, exc)
 
 
 class ChosenInputs(Protocol):

@@ -115,6 +115,10 @@ class Event:
     last_modified: datetime | None = None
     properties: Mapping[str, str] = field(default_factory=dict)
     attachments: Mapping[str, bytes] = field(default_factory=dict)
+    #: True for a recording an operator started without a calendar event (an
+    #: ad-hoc recording): the core does not know its UID, so no recording
+    #: states are reported for it, and its ingest creates a new event.
+    unscheduled: bool = False
 
     @property
     def inputs(self) -> list[str] | None:
@@ -155,6 +159,7 @@ class Event:
             "last_modified": self.last_modified.isoformat() if self.last_modified else None,
             "properties": dict(self.properties),
             "attachments": {k: v.decode("latin-1") for k, v in self.attachments.items()},
+            "unscheduled": self.unscheduled,
         }
 
     @classmethod
@@ -171,6 +176,7 @@ class Event:
             last_modified=datetime.fromisoformat(last_modified) if last_modified else None,
             properties=data.get("properties", {}),
             attachments={k: v.encode("latin-1") for k, v in data.get("attachments", {}).items()},
+            unscheduled=bool(data.get("unscheduled", False)),
         )
 
 
@@ -312,5 +318,6 @@ __all__ = [
     "StateChange",
     "Track",
     "file_md5",
+    "printable",
     "safe_name",
 ]

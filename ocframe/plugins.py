@@ -334,7 +334,11 @@ def load_plugins(config: OcframeConfig) -> PluginRegistry:
 
 #: Hooks whose exceptions reach the kernel: a pre-ingest plugin's veto ends
 #: the upload, any other failure fails the attempt (docs in hookspecs).
-_PROPAGATE: dict[str, tuple[type[BaseException], ...]] = {"ocframe_pre_ingest": (Exception,)}
+_PROPAGATE: dict[str, tuple[type[BaseException], ...]] = {
+    "ocframe_pre_ingest": (Exception,),
+    # A plugin refusing an unsafe setting must stop the start, not be ignored.
+    "ocframe_service_started": (PluginError,),
+}
 
 
 def _qualified(obj: Any, attr: str) -> str:

@@ -95,7 +95,8 @@ class AgentRecordings:
         directory = self.new_directory(event)
         p.disk.check_recording(self.name, event,
                                [p.inputs.drivers[n] for n in inputs if n in p.inputs.drivers])
-        p.store.create(self.name, event, directory, inputs)
+        p.store.create(self.name, event, directory, inputs,
+                       detail="operator started" if event.unscheduled else "scheduled start")
         run = self.make_run(event, directory, inputs, {})
         window = event.start - timedelta(seconds=self.config.preroll)
         run.window_start = window.timestamp()
@@ -103,7 +104,8 @@ class AgentRecordings:
         ahead = window.timestamp() - time.time()
         self.log.info("recording %s (%s) with %s until %s%s", printable(event.uid),
                       printable(event.title), ", ".join(inputs), event.end.isoformat(),
-                      f", begun {ahead:.1f} s ahead of its window" if ahead > 0.05 else "")
+                      f", begun {ahead:.1f} s ahead of its window" if ahead > 0.05 else "",
+                      extra={"recording_id": event.uid, "state": RecordingState.CAPTURING.value})
         p.scheduler.adopt(event.uid, run)  # before the agent state is computed below
         run.on_announce = self._announce
         if ahead > 0:
@@ -117,7 +119,8 @@ class AgentRecordings:
     def _announce(self, run: RecordingRun) -> None:
         """The recording's window has started: the core hears ``capturing``."""
         p = self.parts
-        p.reporter.recording_state(run.recording_id, RecordingState.CAPTURING.value)
+        if not run.event.unscheduled:  # the core would answer 404: it has no such event
+            p.reporter.recording_state(run.recording_id, RecordingState.CAPTURING.value)
         p.bus.emit(p.hooks.ocframe_state_change, change=StateChange(
             self.name, None, RecordingState.CAPTURING.value, run.recording_id, "", time.time()))
 
@@ -145,7 +148,9 @@ class AgentRecordings:
     def resume(self, run: RecordingRun) -> None:
         """Go on with a recording the last process left capturing."""
         self.parts.scheduler.adopt(run.recording_id, run)
-        self.parts.reporter.recording_state(run.recording_id, RecordingState.CAPTURING.value)
+        if not run.event.unscheduled:
+            self.parts.reporter.recording_state(run.recording_id,
+                                                RecordingState.CAPTURING.value)
         run.start()
 
     def finish(self, run: RecordingRun) -> None:

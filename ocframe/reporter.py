@@ -60,6 +60,10 @@ class CoreReporter:
         self._caps_dirty = True
         self._failing = False
         self._last_error: str | None = None
+        #: Wall-clock time of the last round the core answered in full, and the
+        #: reason of the current outage (status pages).
+        self.last_contact: float | None = None
+        self.contact_error: str | None = None
         self._last_error_logged = 0.0
         # A round may wait for a few slow posts; the bound is the caller's.
         self.loop = SupervisedLoop(f"reporter-{agent}", self._round, stall_after=stall_after,
@@ -100,6 +104,7 @@ class CoreReporter:
                 log.info("%s: the core answers again", self.agent)
             self._failing = False
             self._last_error = None
+            self.last_contact, self.contact_error = time.time(), None
         except CoreError as exc:
             # One line per outage, not one per attempt; again for a
             # different kind of failure, and for a lasting auth failure
@@ -112,6 +117,7 @@ class CoreReporter:
                 log.error("%s: cannot report to the core: %s", self.agent, exc.reason)
                 self._last_error, self._last_error_logged = kind, now
             self._failing = True
+            self.contact_error = exc.reason
         self._wake.wait(timeout=5.0 if self._failing else 1.0)
         self._wake.clear()
 

@@ -77,8 +77,8 @@ class AgentRuntime:
         self.reporter = CoreReporter(
             self.name, shared.client, agent_state=self.agent_state,
             active_recordings=lambda: {
-                rid: RecordingState.CAPTURING.value
-                for rid, run in self.scheduler.runs.items() if run.announce_at is None},
+                rid: RecordingState.CAPTURING.value for rid, run in self.scheduler.runs.items()
+                if run.announce_at is None and not run.event.unscheduled},
             capabilities=self.capabilities, heartbeat_interval=config.heartbeat_interval,
             capabilities_interval=config.capabilities_interval,
             capabilities_format=config.capabilities_format, address=config.address,
@@ -154,6 +154,7 @@ class AgentRuntime:
         with self._state_lock:
             old, self._state = self._state, state
         if old != state:
+            self.log.info("agent is %s", state, extra={"state": state})
             self._emit(old, state, None, "")
         self.reporter.agent_state_changed()
 
@@ -162,8 +163,11 @@ class AgentRuntime:
         """Store first, then report: the store is the truth."""
         rec = self.shared.store.get(rid)
         self.shared.store.set_state(rid, state, detail, error)
+        self.log.info("recording %s is %s%s", rid, state, f" ({detail})" if detail else "",
+                      extra={"recording_id": rid, "state": str(state)})
         self._emit(rec.state if rec else None, state, rid, detail)
-        self.reporter.recording_state(rid, state)
+        if rec is None or not rec.event.unscheduled:  # unknown to the core: no 404 noise
+            self.reporter.recording_state(rid, state)
 
     def _emit(self, old: str | None, new: str, rid: str | None, detail: str) -> None:
         self.shared.bus.emit(self.shared.plugins.hook.ocframe_state_change,

@@ -35,6 +35,10 @@ log = logging.getLogger("ocframe.scheduler")
 MAX_SLEEP = 1.0
 
 
+class AgentBusy(Exception):
+    """An ad-hoc recording cannot start now; the message says why."""
+
+
 class ActiveRun(Protocol):
     event: Event
     stop_requested: threading.Event
@@ -125,6 +129,38 @@ class Scheduler:
     def wake(self) -> None:
         with self._cond:
             self._cond.notify_all()
+
+    def start_now(self, event: Event) -> ActiveRun:
+        """Start ``event`` (an operator's ad-hoc recording) at once, on the
+        caller's thread. Refused with :class:`AgentBusy` while another
+        recording of this agent captures: one recording per room at a time.
+        Once running it is like any other run: an event of the calendar that
+        starts meanwhile waits for it (the overlap rule), and it stops at its
+        end unless :meth:`stop_now` stops it sooner."""
+        with self._cond:  # the tick holds it: no scheduled start can race this one
+            busy = [r for r in self._runs.values() if not r.stop_requested.is_set()]
+            if busy:
+                raise AgentBusy(f"{self.agent} is recording {printable(busy[0].event.uid)};"
+                                " stop it first")
+            run = self._start(event)
+            if run is None:
+                raise AgentBusy(f"{self.agent} could not start the recording")
+            self._runs[event.uid] = run
+            self._cond.notify_all()
+            return run
+
+    def stop_now(self, recording_id: str | None = None) -> list[str]:
+        """Stop the running recording (or the one named) now; returns the ids
+        asked to stop. A scheduled event stopped early is not started again."""
+        with self._cond:
+            stopped = []
+            for rid, run in self._runs.items():
+                if (recording_id is None or rid == recording_id) \
+                        and not run.stop_requested.is_set():
+                    run.request_stop()
+                    stopped.append(rid)
+            self._cond.notify_all()
+            return stopped
 
     def run_finished(self, recording_id: str) -> None:
         with self._cond:

@@ -17,7 +17,9 @@ import threading
 from pathlib import Path
 
 from .config import CoreConfig, IngestConfig, OcframeConfig
+from .control import Control
 from .disk import DiskMonitor
+from .errors import PluginError
 from .events import EventBus
 from .ffmpeg import find_ffmpeg, find_ffprobe
 from .health import HealthFile
@@ -26,6 +28,7 @@ from .opencast.client import OpencastClient
 from .plugins import PluginRegistry, load_plugins
 from .runtime import AgentRuntime, SharedParts
 from .schedule import ScheduleCache
+from .status import StatusView
 from .store import RecordingStore
 from .store_schema import StoreError
 from .uploader import IngestQueue
@@ -52,7 +55,8 @@ class Service:
         self.disk = DiskMonitor(config.storage, on_change=self._disk_changed)
         self.ingest = IngestQueue(store=self.store, plugins=self.plugins, client=self.client,
                                   ffmpeg=self.ffmpeg, agents=self, config=config.ingest_queue)
-        self.health_file = HealthFile(storage / "health.json", self.loops)
+        self.health_file = HealthFile(storage / "health.json", self.loops,
+                                      uploads=self.ingest.upload_progress)
         for loop in (self.bus.loop, self.disk.loop, *self.ingest.loops, self.health_file.loop):
             self.loops.add(loop)
         self.shared = SharedParts(
@@ -64,6 +68,8 @@ class Service:
             acfg.name: AgentRuntime(self.shared, acfg) for acfg in config.agents
         }
         self._reload_lock = threading.Lock()
+        #: The read API handed to plugins (ocframe_service_started).
+        self.status = StatusView(self)
 
     def start(self) -> None:
         self.disk.start()
@@ -71,8 +77,15 @@ class Service:
             agent.start()
         self.ingest.start()
         self.health_file.start()
+        try:
+            self.plugins.hook.ocframe_service_started(
+                status=self.status, control=Control(self), config=self.config)
+        except PluginError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
+        self.plugins.hook.ocframe_service_stopping(status=self.status)
         for agent in self.agents.values():
             agent.stop()
         self.ingest.stop()

@@ -139,7 +139,8 @@ class RecordingStore:
             db.execute("COMMIT")
 
     # -- recordings --------------------------------------------------------
-    def create(self, agent: str, event: Event, directory: Path, inputs: list[str]) -> Recording:
+    def create(self, agent: str, event: Event, directory: Path, inputs: list[str],
+               detail: str = "scheduled start") -> Recording:
         now = time.time()
         with self._tx() as db:
             db.execute(
@@ -150,7 +151,7 @@ class RecordingStore:
             )
             db.execute(
                 "INSERT INTO state_history VALUES (?, ?, ?, ?)",
-                (event.uid, now, RecordingState.CAPTURING.value, "scheduled start"),
+                (event.uid, now, RecordingState.CAPTURING.value, detail),
             )
         rec = self.get(event.uid)
         assert rec is not None
@@ -194,6 +195,19 @@ class RecordingStore:
             db.execute(
                 "INSERT INTO state_history VALUES (?, ?, ?, ?)", (recording_id, now, state, detail)
             )
+
+    def count_by_state(self) -> dict[str, dict[str, int]]:
+        """How many recordings each agent has in each state."""
+        counts: dict[str, dict[str, int]] = {}
+        for agent, state, n in self._db().execute(
+                "SELECT agent, state, COUNT(*) FROM recordings GROUP BY agent, state"):
+            counts.setdefault(str(agent), {})[str(state)] = int(n)
+        return counts
+
+    def last_time_in(self, state: str) -> float | None:
+        """When a recording last entered ``state`` (epoch seconds), if ever."""
+        rows = self._db().execute("SELECT MAX(at) FROM state_history WHERE state = ?", (state,))
+        return next((float(at) for (at,) in rows if at is not None), None)
 
     def update_event(self, recording_id: str, event: Event) -> None:
         with self._tx() as db:
@@ -375,19 +389,11 @@ def _damaged(exc: sqlite3.DatabaseError) -> bool:
 
 
 def _recording(row: sqlite3.Row) -> Recording:
+    package = row["package_json"]
     return Recording(
-        id=row["id"],
-        agent=row["agent"],
-        event=Event.from_json(json.loads(row["event_json"])),
-        directory=Path(row["directory"]),
-        state=row["state"],
-        inputs=json.loads(row["inputs_json"]),
-        package=IngestPackage.from_json(json.loads(row["package_json"]))
-        if row["package_json"] else None,
-        error=row["error"],
-        attempts=row["attempts"],
-        next_attempt=row["next_attempt"],
-        created=row["created"],
-        updated=row["updated"],
+        id=row["id"], agent=row["agent"], event=Event.from_json(json.loads(row["event_json"])),
+        directory=Path(row["directory"]), state=row["state"], inputs=json.loads(row["inputs_json"]),
+        package=IngestPackage.from_json(json.loads(package)) if package else None,
+        error=row["error"], attempts=row["attempts"], next_attempt=row["next_attempt"],
+        created=row["created"], updated=row["updated"],
     )
-

@@ -15,12 +15,15 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from .config import IngestConfig, IngestQueueConfig
+from .dublincore import episode_catalog
 from .errors import AuthError, CoreError, IngestError, IngestVeto, PluginError
 from .ingest import IngestJob
+from .logs import log_fields
 from .loops import SupervisedLoop
 from .model import IngestPackage, RecordingState, Track, file_md5, printable
 from .opencast.client import OpencastClient
@@ -74,6 +77,11 @@ class IngestQueue:
         ]
         self._local = threading.local()
         self.progress: dict[str, tuple[int, int]] = {}
+        #: Per recording: (first byte's time, bytes sent then) of the current
+        #: attempt, for the rate and ETA status pages show.
+        self.progress_since: dict[str, tuple[float, int]] = {}
+        #: Bytes sent to the core since the process started (every attempt).
+        self.bytes_sent_total = 0
         self.on_progress: Callable[[str, int, int], None] | None = None
 
     def start(self) -> None:
@@ -95,6 +103,16 @@ class IngestQueue:
         """Every upload waiting for its next attempt tries again at once."""
         self.store.make_due(UPLOAD_PENDING_STATES)
         self.wake()
+
+    def upload_progress(self) -> dict[str, tuple[int, int]]:
+        """(bytes sent, total) of each upload running now."""
+        with self._cond:
+            busy = list(self._busy)
+        return {rid: self.progress[rid] for rid in busy if rid in self.progress}
+
+    def is_uploading(self, recording_id: str) -> bool:
+        with self._cond:
+            return recording_id in self._busy
 
     def uploading_for(self, agent: str) -> bool:
         with self._cond:
@@ -119,7 +137,8 @@ class IngestQueue:
         loop = next((lp for lp in self.loops if lp.thread is threading.current_thread()), None)
         self._local.loop = loop
         try:
-            self._process(rec)
+            with log_fields(agent=rec.agent, recording_id=rec.id):
+                self._process(rec)
         finally:
             with self._cond:
                 self._busy.pop(rec.id, None)
@@ -155,7 +174,8 @@ class IngestQueue:
                 package=package,
                 workflow_definition=event.workflow_definition or icfg.workflow,
                 workflow_properties=event.workflow_config,
-                link=icfg.link,
+                # The legacy link names a scheduled workflow: an ad-hoc one has none.
+                link="mediapackage_id" if event.unscheduled else icfg.link,
                 legacy_catalogs=icfg.legacy_catalogs,
                 http=self.client.ingest_service(),
                 service=lambda t: self.client.service(t),
@@ -214,7 +234,10 @@ class IngestQueue:
                          rec.agent, rec.id, seg.input, early)
             tracks.extend(trim_start(t, early, workdir, self.ffmpeg) for t in seg.tracks)
         package = IngestPackage(tracks=join_tracks(tracks, workdir, self.ffmpeg))
-        if icfg.legacy_catalogs:
+        if rec.event.unscheduled:
+            # The core has no event for it: the catalog makes one (title, room).
+            _add_episode_catalog(rec, package, workdir)
+        elif icfg.legacy_catalogs:
             # Opencast <= 3.x creates the event only at ingest: its catalogs go
             # in unchanged, as every strategy's ordinary catalogs.
             _add_calendar_catalogs(rec, package, workdir)
@@ -236,6 +259,12 @@ class IngestQueue:
         loop = getattr(self._local, "loop", None)
         if loop is not None:
             loop.beat()  # bytes moving: this worker is not hung
+        previous = self.progress.get(rid, (0, 0))[0]
+        if sent < previous:  # a new attempt, or the strategy's next request
+            previous = 0
+            self.progress_since.pop(rid, None)
+        self.progress_since.setdefault(rid, (time.monotonic(), sent))
+        self.bytes_sent_total += sent - previous
         self.progress[rid] = (sent, total)
         if self.on_progress:
             self.on_progress(rid, sent, total)
@@ -260,6 +289,13 @@ class IngestQueue:
         log.log(logging.ERROR if outcome == "auth" else logging.WARNING,
                 "%s: upload of %s failed (%s); retrying in %.0f s", rec.agent, rec.id,
                 reason, delay)
+
+
+def _add_episode_catalog(rec: Recording, package: IngestPackage, workdir: Path) -> None:
+    path = workdir / "episode.xml"
+    path.write_bytes(episode_catalog(rec.event, agent=rec.agent,
+                                     ended=datetime.fromtimestamp(rec.updated, UTC)))
+    package.catalogs.append(Track(path, "dublincore/episode", "text/xml"))
 
 
 def _add_calendar_catalogs(rec: Recording, package: IngestPackage, workdir: Path) -> None:

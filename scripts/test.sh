@@ -12,6 +12,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
               gstreamer1.0-tools)
   command -v pulseaudio >/dev/null || need+=(pulseaudio pulseaudio-utils)
   command -v openssl >/dev/null || need+=(openssl)
+  # The web page's browser test: Debian's chromium, driven headless by Selenium.
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
   python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq

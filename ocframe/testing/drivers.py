@@ -61,3 +61,29 @@ def wait_media_time(handle: Any, seconds: float, deadline: float = 30.0) -> None
                 break
         time.sleep(0.2)
     raise AssertionError("ffmpeg made no progress before the deadline")
+
+
+def wait_previews(handle: Any, count: int = 2, deadline: float = 30.0) -> list[Any]:
+    """Wait until a capture's :meth:`preview` showed ``count`` different
+    stills (different times and bytes); returns those previews, the last with
+    an audio level if the input has audio. Fails naming what was missing."""
+    seen: list[Any] = []
+    shown: list[bytes] = []
+    end = time.monotonic() + deadline
+    while time.monotonic() < end and len(seen) < count:
+        ended = handle.poll()
+        if ended is not None:
+            tail = handle.process.tail(15) if hasattr(handle, "process") else []
+            raise AssertionError(f"capture ended: {ended}\n" + "\n".join(tail))
+        preview = handle.preview()
+        if preview is None:
+            raise AssertionError("the capture offers no preview")
+        if preview.image is not None and (not seen or preview.image_time != seen[-1].image_time):
+            data = preview.image.read_bytes()
+            if data[:2] == b"\xff\xd8" and data not in shown:
+                seen.append(preview)
+                shown.append(data)
+        time.sleep(0.2)
+    if len(seen) < count:
+        raise AssertionError(f"only {len(seen)} of {count} different preview stills came")
+    return seen

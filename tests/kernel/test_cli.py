@@ -277,3 +277,11 @@ def test_recordings_show_lists_the_catalogs_and_attachments_pre_ingest_added(
     assert cover in lines
     assert ["catalog", "notes/episode", "text/xml", "ingest/notes.xml", "(315", "bytes)"] in lines
     assert any(x[0] == "track" for x in lines)  # the recorded media, too
+
+
+def test_plugin_commands_find_the_config_where_ocframe_does() -> None:
+    """ocframe.status.storage_directory (public, for plugins' commands) and the
+    kernel's commands default to the same file."""
+    from ocframe import cli, status
+
+    assert status.DEFAULT_CONFIG == cli.DEFAULT_CONFIG

@@ -21,7 +21,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("foundation", ["ocframe.errors", "ocframe.model", "ocframe.version", "ocframe.loops",
                     "ocframe.process", "ocframe.ffmpeg", "ocframe.systemd",
                     "ocframe.opencast.multipart", "ocframe.opencast.jettison",
-                    "ocframe.opencast.ical", "ocframe.opencast", "ocframe.logs"]),
+                    "ocframe.opencast.ical", "ocframe.opencast", "ocframe.logs",
+                    "ocframe.preview", "ocframe.dublincore"]),
     ("configuration", ["ocframe.config_secrets", "ocframe.config_hints", "ocframe.config"]),
     ("core client", ["ocframe.opencast.http", "ocframe.opencast.registry",
                      "ocframe.opencast.client", "ocframe.opencast.vevent",
@@ -34,8 +35,8 @@ LAYERS: list[tuple[str, list[str]]] = [
                   "ocframe.uploader", "ocframe.calendar_poll", "ocframe.disk",
                   "ocframe.inputs", "ocframe.health"]),
     ("agent", ["ocframe.recordings", "ocframe.recovery", "ocframe.runtime"]),
-    ("process", ["ocframe.service", "ocframe.reload"]),
-    ("surface", ["ocframe.cli", "ocframe.testing", "ocframe"]),
+    ("process", ["ocframe.service", "ocframe.reload", "ocframe.status", "ocframe.control"]),
+    ("surface", ["ocframe.cli", "ocframe.cli_wait", "ocframe.testing", "ocframe"]),
 ]
 
 

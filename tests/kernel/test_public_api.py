@@ -51,6 +51,13 @@ PROMISED: dict[str, set[str]] = {
         "AgentState", "CaptureContext", "CheckResult", "Event", "IngestPackage", "InputSpec",
         "RecordingState", "StateChange", "Track", "file_md5", "safe_name",
     },
+    "ocframe.status": {
+        "AgentStatus", "DiskStatus", "InputStatus", "RecordingSummary", "RunningInput",
+        "RunningRecording", "ServiceStatus", "StateEntry", "StatusView", "UpcomingEvent",
+        "UploadProgress", "DEFAULT_CONFIG", "storage_directory",
+    },
+    "ocframe.control": {"MAX_DURATION", "ActionRefused", "Control"},
+    "ocframe.preview": {"Preview", "PreviewFiles", "fresh", "preview_args"},
 }
 
 

@@ -32,6 +32,9 @@ PUBLIC_MODULES = (
     "ocframe.ingest.elements",
     "ocframe.ingest.support",
     "ocframe.model",
+    "ocframe.status",
+    "ocframe.control",
+    "ocframe.preview",
 )
 
 #: Test tooling: open to a plugin's tests and its testing/ helpers (emulators,

@@ -25,6 +25,7 @@ from ocframe import (
     safe_name,
 )
 from ocframe import ffmpeg as ff
+from ocframe.preview import preview_args
 
 from . import onvif_client, presets
 from .rtsp import (
@@ -53,6 +54,13 @@ class IpCamSettings(CommandDriverSettings):
         "mkv", description="file format: mkv, or ts (readable up to a crash)",
     )
     connect_timeout: float = Field(5.0, gt=0, description="socket timeout (s) for RTSP I/O")
+    preview_interval: float = Field(
+        0, ge=0, le=3600,
+        description="seconds between confidence preview stills (decoded from the stream) for"
+        " status pages; 0 = none")
+    preview_audio: bool = Field(
+        False, description="also measure the audio level: only for streams that carry audio"
+        " (ffmpeg fails when the mapped audio stream is missing)")
     hide_credentials: bool = Field(
         True, description="pass the URL through an ffconcat FIFO so ps never shows it"
     )
@@ -255,8 +263,15 @@ class IpCamDriver(CommandDriver):
                           **out_opts)
         graph = graph.global_args("-hide_banner", "-stats_period", "1")
         argv = ff.compile_args(graph.overwrite_output(), self.ffmpeg)
+        preview = None
+        if s.preview_interval:
+            extra, preview = preview_args(ctx.directory, video="0:v:0",
+                                          audio="0:a:0" if s.preview_audio else None,
+                                          interval=s.preview_interval)
+            argv += extra
         cmd = CaptureCommand(
-            argv=argv, outputs=[CommandOutput(path, ctx.input.flavor, mime)], redact=redact
+            argv=argv, outputs=[CommandOutput(path, ctx.input.flavor, mime)], redact=redact,
+            preview=preview,
         )
         return cmd, fifo
 

@@ -112,3 +112,24 @@ def test_ps_listing_of_a_direct_url_is_redacted_only_in_logs(
         assert all("pa%3Ass" not in line for line in handle.process.tail(200))
     finally:
         handle.stop()
+
+
+def test_confidence_preview_from_the_camera_stream(
+    make_driver, make_ctx, gst_reason: str | None
+) -> None:
+    from ocframe.testing.drivers import wait_previews
+
+    if gst_reason:
+        pytest.skip(gst_reason)
+    with RtspTestServer(username=USER, password=PASSWORD, audio=True) as server:
+        driver = _driver(make_driver, server, preview_interval=1, preview_audio=True)
+        handle = driver.start(make_ctx(driver, seconds=30))
+        try:
+            _, second = wait_previews(handle, 2)
+            # audiotestsrc's default sine (0.8 amplitude): about -5 dBFS RMS.
+            level = second.audio_level_db
+            assert level is not None and -12 < level < 0, level
+        finally:
+            handle.stop()
+        # The stream is still copied as it came; the preview files are not tracks.
+        assert [t.path.suffix for t in handle.tracks()] == [".mkv"]

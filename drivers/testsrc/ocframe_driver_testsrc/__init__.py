@@ -21,6 +21,7 @@ from ocframe import (
     DriverSettings,
 )
 from ocframe import ffmpeg as ff
+from ocframe.preview import preview_args
 
 CONTAINERS = {"mkv": "video/x-matroska", "mp4": "video/mp4", "ts": "video/mp2t"}
 
@@ -42,6 +43,11 @@ class TestPatternSettings(CommandDriverSettings):
         "testsrc",
         description="base name of the produced file; the extension follows the "
                     "container",
+    )
+    preview_interval: float = Field(
+        0, ge=0, le=3600,
+        description="seconds between confidence preview stills (and audio levels) for status"
+                    " pages; 0: none (see ocframe.preview)",
     )
 
 
@@ -90,7 +96,14 @@ class TestPatternDriver(CommandDriver):
         argv = ff.compile_args(stream, ffmpeg)
         # -nostats off: progress lines on stderr are how a stall is noticed.
         argv[1:1] = ["-hide_banner", "-y", "-loglevel", "error", "-stats"]
+        preview = None
+        if s.preview_interval:
+            extra, preview = preview_args(ctx.directory, video="0:v",
+                                          audio="1:a" if s.audio else None,
+                                          interval=s.preview_interval)
+            argv += extra
         return CaptureCommand(
             argv=argv,
             outputs=[CommandOutput(target, ctx.input.flavor, CONTAINERS[s.container])],
+            preview=preview,
         )

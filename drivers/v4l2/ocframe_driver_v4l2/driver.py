@@ -21,6 +21,7 @@ from ocframe import (
     safe_name,
 )
 from ocframe import ffmpeg as ff
+from ocframe.preview import preview_args
 
 from .discovery import DeviceNotFound, Roots, VideoNode, query_capture_capability, resolve
 from .formats import FormatProber, ProbeResult
@@ -84,6 +85,10 @@ class V4l2Settings(CommandDriverSettings):
     source_override: Literal["testsrc"] | None = Field(
         None, description="replace the device by lavfi testsrc2 (and sine audio): no hardware"
     )
+    preview_interval: float = Field(
+        0, ge=0, le=3600,
+        description="seconds between confidence preview stills (and audio levels) for status"
+        " pages; 0 = none")
     test_audio: Literal["sine", "device"] = Field(
         "sine", description="with source_override: sine tone, or the real audio device"
     )
@@ -275,4 +280,10 @@ class V4l2Driver(CommandDriver):
         graph = graph.global_args("-hide_banner", "-stats_period", "1")
         graph = graph.overwrite_output()
         argv = ff.compile_args(graph, self.ffmpeg)
-        return CaptureCommand(argv=argv, outputs=outputs)
+        preview = None
+        if s.preview_interval:
+            extra, preview = preview_args(ctx.directory, video="0:v",
+                                          audio="1:a" if audio is not None else None,
+                                          interval=s.preview_interval)
+            argv += extra
+        return CaptureCommand(argv=argv, outputs=outputs, preview=preview)

@@ -97,3 +97,19 @@ def test_real_pulseaudio_capture_from_a_null_sink(tmp_path: Path, null_sink_moni
     )
     tracks = _record(driver, tmp_path / "rec")
     assert [s["codec_type"] for s in ffprobe(tracks[1].path)["streams"]] == ["audio"]
+
+
+def test_confidence_preview_of_the_camera_and_its_microphone(tmp_path: Path) -> None:
+    from ocframe.testing.drivers import wait_previews
+
+    driver = make_driver(source_override="testsrc", test_size="320x240", test_rate=25,
+                         audio="alsa", audio_mode="separate", preview_interval=1)
+    handle = driver.start(make_ctx(driver, tmp_path / "rec"))
+    try:
+        _, second = wait_previews(handle, 2)
+        level = second.audio_level_db
+        assert level is not None and -24 < level < -18, level  # the 440 Hz test tone
+    finally:
+        handle.stop()
+    # Only the recording is a track: the preview files are not ingested.
+    assert sorted(t.path.suffix for t in handle.tracks()) == [".mka", ".mkv"]
