@@ -20,12 +20,15 @@ cases run side by side under xdist.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
@@ -478,6 +481,39 @@ def fill(directory: Path) -> Path:
     return filler
 
 
+class KeptFull:
+    """A disk kept full: whatever another file frees (a schedule cache's
+    checkpoint, a rewritten health file) is taken again at once, so that the
+    next write of the store fails however its files move."""
+
+    def __init__(self, directory: Path) -> None:
+        self.filler = directory / "filler"
+        self._done = threading.Event()
+        self._fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._top_up()
+        assert shutil.disk_usage(directory).free < 65536
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _top_up(self) -> None:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while os.write(self._fd, b"\0" * size):
+                    pass
+            except OSError:
+                continue
+
+    def _run(self) -> None:
+        while not self._done.wait(0.01):
+            self._top_up()
+
+    def release(self) -> None:
+        self._done.set()
+        self._thread.join(5)
+        os.close(self._fd)
+        self.filler.unlink()
+
+
 def playable_seconds(path: Path) -> float:
     """Time of the last video packet ffprobe can read (a file cut off by a
     full disk has no duration in its header)."""
@@ -522,20 +558,26 @@ def test_the_store_disk_full_during_a_recording_is_recovered_once_there_is_space
     var = mounts.tmpfs(tmp_path / "var", "4m")
     mounts.bind(tmp_path / "media", var / "recordings")
     cfg = config(tmp_path, sim)
-    start, end = soon(2), soon(5)
+    start, end = soon(2), soon(7)
     uid = sim.add_event("room-1", start, end)
     media = tmp_path / "media" / "room-1"
     with InProcessAgent(cfg) as running:
         store = running.service.store
-        # Full once the capture runs (its segment is in the store, its file grows).
-        assert sim.wait_for(lambda: any(f.stat().st_size > 10_000
-                                        for f in media.glob("*/presenter/*/*.mkv")), 30)
-        filler = fill(var)
+        # Full once the capture runs: its segment is in the store, its file
+        # exists, the window has begun (the core heard "capturing"), and the
+        # capture has seconds to go (its file may grow only when it ends).
+        assert sim.wait_for_recording_state(uid, "capturing", timeout=30)
+        assert sim.wait_for(lambda: any(media.glob("*/presenter/*/*.mkv")), 10)
+        # The store's write-ahead log reuses its own pages: emptied first, the
+        # next write must grow it, and that fails on the full disk.
+        with contextlib.closing(sqlite3.connect(var / "recordings.db")) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        full = KeptFull(var)
         assert sim.wait_for(lambda: "recording store cannot be written" in caplog.text, 30)
         rec = store.get(uid)
         assert rec is not None and rec.state == "capturing"  # kept, to be finished
         assert sim.wait_for_agent_state("room-1", "idle", timeout=15)  # not stuck capturing
-        filler.unlink()
+        full.release()
         assert sim.wait_for_ingest(uid, timeout=60)
         assert_states_end_right(sim, store, uid)
         assert_nothing_lost(sim, store, uid)

@@ -64,7 +64,9 @@ def test_operator_sees_a_recording_with_preview_and_records_ad_hoc(
     d = browser
     sim = opencast_simulator
     cfg = web_config(tmp_path, sim, "lecture-hall-1")
-    uid = sim.add_event(agent="lecture-hall-1", start=soon(3), end=soon(16),
+    # Far enough ahead to be "next" for a while: inputs are launched (and the
+    # recording begun) up to about 5 s before the window.
+    uid = sim.add_event(agent="lecture-hall-1", start=soon(10), end=soon(23),
                         title="Linear Algebra, lecture 7")
 
     def css(selector: str) -> list:  # type: ignore[type-arg]

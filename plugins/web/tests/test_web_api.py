@@ -31,7 +31,9 @@ def test_status_and_metrics_match_the_agent_through_a_recording(
     caplog.set_level(logging.INFO)  # as `ocframe run` logs
     sim = opencast_simulator
     cfg = web_config(tmp_path, sim, "room-m")
-    uid = sim.add_event(agent="room-m", start=soon(4), end=soon(8), title="Metrics 101")
+    # Far enough ahead to be "next" for a while: inputs are launched (and the
+    # recording begun) up to about 5 s before the window.
+    uid = sim.add_event(agent="room-m", start=soon(10), end=soon(14), title="Metrics 101")
     with running_page(cfg) as (running, page):
         first = wait_until(lambda: (a := page.agent("room-m"))["next_events"] and a, 20,
                            "the calendar's event")
