@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from ocframe_simulator.cli import build_parser
@@ -24,6 +27,26 @@ def test_cli_rejects(bad: list[str]) -> None:
         build_parser().parse_args(bad)
 
 
-def test_plugin_import_has_no_side_effects() -> None:
-    module = importlib.import_module("ocframe_simulator.pytest_plugin")
-    assert hasattr(module, "opencast_simulator")
+def test_plugin_import_has_no_side_effects(tmp_path: Path) -> None:
+    """pytest imports the plugin in every run: in a fresh interpreter, importing it
+    loads no server code, starts no thread and writes no file."""
+    probe = (
+        "import json, os, sys, threading\n"
+        "import ocframe_simulator.pytest_plugin as plugin\n"
+        "print(json.dumps({'modules': sorted(m for m in sys.modules if m.startswith(\n"
+        "    ('werkzeug', 'ocframe_simulator.simulator', 'ocframe_simulator.server',\n"
+        "     'ocframe_simulator.endpoints'))),\n"
+        "  'threads': threading.active_count(), 'files': os.listdir('.'),\n"
+        "  'fixtures': [n for n in ('opencast_simulator', 'opencast_simulator_factory')\n"
+        "               if callable(getattr(plugin, n, None))]}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, check=True)
+    seen = json.loads(done.stdout)
+    assert seen["modules"] == [], "importing the plugin loaded server code"
+    assert seen["threads"] == 1 and seen["files"] == []
+    assert seen["fixtures"] == ["opencast_simulator", "opencast_simulator_factory"]
+    # The lazy attribute still gives the real class when asked for.
+    import ocframe_simulator
+
+    assert ocframe_simulator.OpencastSimulator.__name__ == "OpencastSimulator"
