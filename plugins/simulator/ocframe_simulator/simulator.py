@@ -202,6 +202,11 @@ class OpencastSimulator(AdminEndpoints, IngestEndpoints):
     def auth_mode(self) -> str:
         return self._auth.mode
 
+    def expire_nonces(self) -> None:
+        """Let every digest nonce handed out so far go stale now, as the core's
+        300 s lifetime would: the next request with one gets 401 stale=true."""
+        self._auth.expire_nonces()
+
     @property
     def nonce_lifetime(self) -> float:
         return self._auth.nonce_lifetime
