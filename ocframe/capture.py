@@ -10,6 +10,7 @@ before it starts and after it ends, so a crash loses nothing.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .driver import CaptureHandle, Driver
 from .errors import CaptureError
+from .launches import LatencyRecord
 from .model import CaptureContext, Event, InputSpec, Track
 from .store import RecordingStore
 
@@ -101,6 +103,9 @@ class InputCapture:
 
     def _supervise(self) -> None:
         run = self.run
+        launch = run.launch_at.get(self.spec.name)
+        if launch is not None and run.stop_requested.wait(max(0.0, launch - time.time())):
+            return  # stopped (the event was cancelled) before this input's turn
         if not self.gate.acquire(self, run.stop_requested, timeout=max(run.seconds_left(), 1.0)):
             self.outcome.errors.append(f"{self.spec.name}: device still busy with another capture")
             return
@@ -122,9 +127,12 @@ class InputCapture:
             handle: CaptureHandle | None = None
             error: str | None = None
             ended_early = False
+            first_start = first
+            launched = time.time()
             try:
                 if first:
                     self.driver.prepare(ctx)
+                    launched = time.time()
                 handle = self.driver.start(ctx)
                 run.started_at.setdefault(self.spec.name, time.time())
                 run.bus.emit(
@@ -149,7 +157,14 @@ class InputCapture:
                     error = error or exc.reason
             if ended_early and error is None and handle is not None:
                 error = f"ended before the scheduled end: {handle.poll()}"
-            run.store.end_segment(run.recording_id, self.spec.name, self.segment, tracks, error)
+            origin = self._media_origin(handle)
+            if origin is not None and handle is not None and first_start:
+                # How long this input takes from launch to media, for the next lead.
+                self._learn_latency(origin - launched)
+            trim_to = (run.window_start if origin is not None and run.window_start is not None
+                       and origin < run.window_start else None)
+            run.store.end_segment(run.recording_id, self.spec.name, self.segment, tracks, error,
+                                  media_origin=origin, trim_to=trim_to)
             run.bus.emit(
                 run.hooks.ocframe_capture_stopped, agent=self.spec.agent,
                 recording_id=run.recording_id,
@@ -179,6 +194,24 @@ class InputCapture:
             left = max(run.seconds_left(), 0.1)
             if not self.gate.acquire(self, run.stop_requested, timeout=left):
                 return
+
+    def _media_origin(self, handle: CaptureHandle | None) -> float | None:
+        if handle is None:
+            return None
+        try:
+            origin = handle.media_origin()
+        except Exception:
+            self.log.exception("%s: media_origin failed", self.spec.name)
+            return None
+        return float(origin) if origin is not None and math.isfinite(origin) else None
+
+    def _learn_latency(self, seconds: float) -> None:
+        # Readings outside this range are a clock step or a driver's mistake.
+        if 0.0 <= seconds <= 120.0:
+            try:
+                LatencyRecord(self.run.store).add(self.spec.agent, self.spec.name, seconds)
+            except Exception as exc:  # a full store costs the next lead, not this recording
+                self.log.warning("%s: cannot remember its start-up time: %s", self.spec.name, exc)
 
     def _watch(self, handle: CaptureHandle) -> bool:
         """Wait for the stop request; True if the capture ended on its own."""
@@ -229,6 +262,14 @@ class RecordingRun:
         self.max_restarts = max_restarts
         self.stall_timeout = stall_timeout
         self.stop_requested = threading.Event()
+        #: Per input, when to launch it (UNIX seconds); absent: at once.
+        self.launch_at: dict[str, float] = {}
+        #: Where the recording's window starts (UNIX seconds): media captured
+        #: before it is trimmed at upload. None: nothing to trim.
+        self.window_start: float | None = None
+        #: When to tell the core ``capturing``; None once told (or never to).
+        self.announce_at: datetime | None = None
+        self.on_announce: Callable[[RecordingRun], None] | None = None
         self.inputs: list[InputCapture] = []
         self.started_at: dict[str, float] = {}
         self.notes: list[str] = []
@@ -251,6 +292,12 @@ class RecordingRun:
 
     def request_stop(self) -> None:
         self.stop_requested.set()
+
+    def announce(self) -> None:
+        """The window has started: tell the core (once)."""
+        self.announce_at = None
+        if self.on_announce is not None:
+            self.on_announce(self)
 
     def note(self, text: str) -> None:
         with self._lock:

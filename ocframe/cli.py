@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from .config import OcframeConfig, load_config
 from .errors import ConfigError, CoreError, OcframeError, PluginError
+from .model import IngestPackage
 from .plugins import commands as plugin_commands
 from .version import __version__
 
@@ -83,15 +85,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"config      FAIL  {exc}")
         return 2
-    print(f"config      ok    {path}")
     plugins = load_plugins(config)
+    # Settings are only known once the drivers and ingest methods are loaded:
+    # the config is "ok" when they accepted theirs, and a plugin the config
+    # names that did not load fails the check rather than being a warning.
+    invalid = plugins.config_problems(config)
+    wrong_settings = [i for i in invalid if not i.missing_plugin]
+    missing = [i for i in invalid if i.missing_plugin]
+    for i in wrong_settings:
+        print(f"config      FAIL  {i}")
+    if not wrong_settings:
+        print(f"config      ok    {path}")
+    named = plugins.named_in(config)
     for p in plugins.problems:
+        if (p.kind, p.name) not in named:
+            print(f"plugin      WARN  {p.kind} {p.name} ({p.origin}): {p.reason}")
+    for p in plugins.warnings:
         print(f"plugin      WARN  {p.kind} {p.name} ({p.origin}): {p.reason}")
-    try:
-        plugins.validate(config)
-        print("plugins     ok    every input's driver and every ingest method is installed")
-    except ConfigError as exc:
-        print(f"plugins     FAIL  {exc}")
+    for i in missing:
+        print(f"plugins     FAIL  {i}")
+    if not missing:
+        print("plugins     ok    every plugin the config names is loaded")
+    if invalid:
+        print()
+        print(f"some checks FAILED: {path} is refused by `ocframe run`")
         return 2
     from .opencast.client import OpencastClient
 
@@ -198,7 +215,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for name, loaded in sorted(table.items()):
             obj = loaded.obj
             where = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+            if inspect.ismodule(obj):
+                where = obj.__name__
             print(f"  {name:<16} {loaded.origin:<36} {where.strip('.')}")
+            if loaded.kind == "plugin":
+                print(f"  {'':<16} hooks: {', '.join(reg.hooks_of(name)) or '(none)'}")
         if not table:
             print("  (none)")
     cmds = plugin_commands()
@@ -212,11 +233,20 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print("problems:")
         for p in reg.problems:
             print(f"  {p.kind} {p.name} ({p.origin}): {p.reason}")
+    if reg.warnings:
+        print("warnings:")
+        for p in reg.warnings:
+            print(f"  {p.kind} {p.name} ({p.origin}): {p.reason}")
     return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    from .plugins import load_plugins
+
     config = load_config(_config_path(args))
+    # What `run` would refuse is no effective configuration: validated the
+    # same way (drivers' and ingest methods' settings, named plugins).
+    load_plugins(config).validate(config)
     print(json.dumps(config.masked(), indent=2))
     return 0
 
@@ -261,6 +291,7 @@ def cmd_recordings(args: argparse.Namespace) -> int:
         for at, state, detail in store.history(rec.id):
             print(f"  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))} {state}"
                   f"{'  ' + p(detail, limit=None) if detail else ''}")
+        _print_package(rec.package, rec.directory)
         print("uploads:")
         for a in store.attempts(rec.id):
             outcome = a["outcome"] or "running"
@@ -284,6 +315,27 @@ def cmd_recordings(args: argparse.Namespace) -> int:
         print(f"{p(rec.id)} deleted with its files")
         return 0
     return 2
+
+
+def _print_package(package: IngestPackage | None, directory: Path) -> None:
+    """What the upload sends, as the ``pre_ingest`` hooks left it; paths
+    inside the recording's directory relative to it."""
+    from .model import printable as p
+
+    if package is None:
+        print("package:   not built yet (when the upload starts, after the pre_ingest hooks)")
+        return
+    print("package (after the pre_ingest hooks):")
+    for kind, elements in (("track", package.tracks), ("catalog", package.catalogs),
+                           ("attachment", package.attachments)):
+        for e in elements:
+            try:
+                size = f"{e.path.stat().st_size} bytes"
+            except OSError:
+                size = "missing"
+            shown = e.path.relative_to(directory) if e.path.is_relative_to(directory) else e.path
+            print(f"  {kind:<10} {p(e.flavor)} {p(e.mimetype)} {p(str(shown), limit=None)}"
+                  f" ({size})")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,8 @@
 separate secrets file.
 
 The pydantic models below are the single source of defaults and validation
-(docs/configuration.md is written from them). The environment wins over the
+(docs/configuration-reference.md is generated from them by
+:mod:`ocframe.config_reference`). The environment wins over the
 file (``OCFRAME_CORE__URL`` overrides ``[core] url``). Secrets never live in
 the main file: a secret field there must be a reference ``"${NAME}"``,
 resolved from the environment or from the secrets file, whose permissions
@@ -11,6 +12,7 @@ are checked because it holds passwords.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tomllib
@@ -29,9 +31,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .config_hints import error_message
 from .config_secrets import (
     check_literal_secret,
     dotted,
+    is_literal_secret,
     read_secrets,
     resolve,
     secrets_path,
@@ -49,22 +53,32 @@ class _Model(BaseModel):
 class CoreConfig(_Model):
     """How to reach and authenticate against the Opencast core."""
 
-    url: str = "http://localhost:8080"
+    url: str = Field("http://localhost:8080",
+                     description="base URL of the Opencast core (admin node), http:// or https://,"
+                     " without credentials")
     #: ``basic``: any Opencast user with ROLE_CAPTURE_AGENT (managed in the admin UI;
     #: recommended). ``digest``: a digest user such as opencast_system_account.
-    auth: Literal["basic", "digest"] = "basic"
-    user: str = "admin"
-    password: SecretStr | None = None
+    auth: Literal["basic", "digest"] = Field(
+        "basic", description="\"basic\": an Opencast user with ROLE_CAPTURE_AGENT (recommended);"
+        " \"digest\": a digest user such as opencast_system_account")
+    user: str = Field("admin", description="the Opencast user the agent logs in as")
+    password: SecretStr | None = Field(None, description="that user's password")
     #: Verify TLS certificates (always, unless ``insecure``).
-    ca_bundle: Path | None = None
-    insecure: bool = False
+    ca_bundle: Path | None = Field(
+        None, description="CA certificates (PEM) to verify the core's TLS certificate with;"
+        " unset: the system's")
+    insecure: bool = Field(False, description="do not verify TLS certificates (tests only)")
     timeout: float = Field(30.0, gt=0, description="seconds for small requests")
     #: Per-service overrides of the service registry: service type -> base URL.
-    services: dict[str, str] = Field(default_factory=dict)
+    services: dict[str, str] = Field(
+        default_factory=dict, description="service type -> base URL, used instead of what"
+        " the core's service registry says")
     #: Further origins (``https://ingest.example.edu``) that may receive the
     #: credentials, e.g. a separate ingest node the service registry names.
     #: The origin of ``url`` and of every ``services`` entry is always trusted.
-    trusted_hosts: list[str] = Field(default_factory=list)
+    trusted_hosts: list[str] = Field(
+        default_factory=list, description="further origins (https://ingest.example.edu) that"
+        " may receive the credentials besides url and services")
 
     @field_validator("url")
     @classmethod
@@ -96,58 +110,76 @@ def _http_url(v: str) -> str:
 class IngestConfig(_Model):
     """How an agent uploads its recordings."""
 
-    #: An ingest strategy name (``ocframe plugins`` lists them).
-    method: str = "multirequest"
-    #: Strategy-specific settings, validated by the strategy.
-    settings: dict[str, Any] = Field(default_factory=dict)
-    #: Workflow used when an event names none.
-    workflow: str | None = None
+    method: str = Field("multirequest", description="the ingest method (`ocframe plugins`"
+                        " lists those installed); see Ingest method settings below")
+    settings: dict[str, Any] = Field(default_factory=dict,
+                                     description="the ingest method's settings")
+    workflow: str | None = Field(None, description="workflow used when an event names none")
     #: ``mediapackage_id``: media package id = event UID (current cores).
     #: ``workflow_instance_id``: legacy link through ``workflowInstanceId``.
-    link: Literal["mediapackage_id", "workflow_instance_id"] = "mediapackage_id"
-    #: Opencast <= 3.x: ingest the calendar's episode/series catalogs unchanged.
-    legacy_catalogs: bool = False
-    #: Delete a recording's files once the core confirmed the ingest.
-    delete_after_upload: bool = False
+    link: Literal["mediapackage_id", "workflow_instance_id"] = Field(
+        "mediapackage_id", description="how an ingest names its event: the media package id"
+        " is the event UID (current cores), or workflowInstanceId (legacy)")
+    legacy_catalogs: bool = Field(False, description="Opencast 3.x and older: ingest the"
+                                  " calendar's episode and series catalogs unchanged")
+    delete_after_upload: bool = Field(False, description="delete a recording's files once"
+                                      " the core confirmed the ingest")
 
 
 class InputConfig(_Model):
     """One input of an agent: a camera, a screen grabber, a microphone."""
 
-    name: str = Field(pattern=_NAME)
-    driver: str
-    flavor: str = Field("presenter/source", pattern=_FLAVOR)
-    settings: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(pattern=_NAME, description="the input's name, told to the core as a"
+                      " capture device")
+    driver: str = Field(description="the driver (`ocframe plugins` lists those installed);"
+                        " see Driver settings below")
+    flavor: str = Field("presenter/source", pattern=_FLAVOR,
+                        description="flavor of the recorded track, type/subtype")
+    settings: dict[str, Any] = Field(default_factory=dict, description="the driver's settings")
 
 
 class CalendarConfig(_Model):
     poll_interval: float = Field(60.0, gt=0, description="seconds between calendar polls")
-    lookahead: float = Field(14 * 86400.0, gt=0, description="seconds: the cutoff")
+    lookahead: float = Field(14 * 86400.0, gt=0,
+                             description="seconds ahead to fetch events for (the cutoff)")
     #: Longer events are cut to this length (with a warning): an event that
     #: runs until 9999 would record until the disk is full and hold the room.
-    max_event_hours: float = Field(8.0, gt=0, description="hours")
+    max_event_hours: float = Field(8.0, gt=0, description="hours: longer events are cut to"
+                                   " this length")
     #: A larger calendar is refused as it arrives (10,000 events are ~30 MiB).
-    max_mib: int = Field(256, gt=0, description="MiB")
+    max_mib: int = Field(256, gt=0, description="MiB: a larger calendar is refused")
 
 
 class AgentConfig(_Model):
     """One capture agent (a room). One process may run many."""
 
-    name: str = Field(pattern=_NAME)
-    #: URL of this agent's own web interface, told to the core.
-    address: str | None = None
-    inputs: list[InputConfig] = Field(min_length=1)
-    ingest: IngestConfig = Field(default_factory=IngestConfig)
-    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
+    name: str = Field(pattern=_NAME, description="the agent's name in Opencast (the"
+                      " capture agent id)")
+    address: str | None = Field(None, description="URL of this agent's own web interface,"
+                                " told to the core")
+    inputs: list[InputConfig] = Field(min_length=1, description="the inputs it records")
+    ingest: IngestConfig = Field(default_factory=IngestConfig,
+                                 description="how it uploads recordings")
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig,
+                                     description="how it reads its schedule")
     preroll: float = Field(0.0, ge=0, description="seconds to start before DTSTART")
     postroll: float = Field(0.0, ge=0, description="seconds to stop after DTEND")
-    heartbeat_interval: float = Field(60.0, gt=0)
-    capabilities_interval: float = Field(600.0, gt=0)
-    capabilities_format: Literal["xml", "json"] = "xml"
-    #: Restart a capture that ends early, at most this many times per recording.
-    max_restarts: int = Field(20, ge=0)
-    #: Restart a capture that shows no progress for this long (0: never).
-    stall_timeout: float = Field(30.0, ge=0, description="seconds")
+    auto_lead: bool = Field(True, description="launch each input ahead of the window by its"
+                            " learnt start-up time; what comes before the window is trimmed"
+                            " at upload without re-encoding")
+    max_lead: float = Field(10.0, ge=0, le=120, description="seconds an input is launched"
+                            " ahead, at most (plus up to 5 s to spread the launches of rooms"
+                            " starting together)")
+    heartbeat_interval: float = Field(60.0, gt=0,
+                                      description="seconds between state posts to the core")
+    capabilities_interval: float = Field(
+        600.0, gt=0, description="seconds between capability posts to the core")
+    capabilities_format: Literal["xml", "json"] = Field(
+        "xml", description="how capabilities are sent to the core")
+    max_restarts: int = Field(20, ge=0, description="restarts of a capture that ends early,"
+                              " at most, per recording")
+    stall_timeout: float = Field(30.0, ge=0, description="seconds without progress after"
+                                 " which a capture is restarted (0: never)")
 
     @model_validator(mode="after")
     def _unique_inputs(self) -> AgentConfig:
@@ -160,32 +192,35 @@ class AgentConfig(_Model):
 
 
 class StorageConfig(_Model):
-    #: Recordings, the recording store and the schedule cache live here.
-    directory: Path = Path("/var/lib/ocframe")
-    #: Warn (and report in capabilities) below this many MiB free.
-    min_free_mib: int = Field(2048, ge=0)
-    #: Used to estimate a recording's size for inputs whose driver cannot say.
-    assumed_input_mbit: float = Field(8.0, gt=0, description="Mbit/s per input")
-    disk_check_interval: float = Field(15.0, gt=0, description="seconds")
+    directory: Path = Field(Path("/var/lib/ocframe"), description="where recordings, the"
+                            " recording store and the schedule cache live")
+    min_free_mib: int = Field(2048, ge=0, description="MiB free below which the agent warns"
+                              " (and says so in its capabilities)")
+    assumed_input_mbit: float = Field(8.0, gt=0, description="Mbit/s per input, to estimate"
+                                      " a recording's size when its driver cannot say")
+    disk_check_interval: float = Field(15.0, gt=0,
+                                       description="seconds between free-space checks")
 
 
 class IngestQueueConfig(_Model):
-    concurrency: int = Field(1, ge=1, le=16)
-    max_attempts: int = Field(12, ge=1)
-    backoff_initial: float = Field(30.0, gt=0)
-    backoff_max: float = Field(3600.0, gt=0)
+    concurrency: int = Field(1, ge=1, le=16, description="uploads running at once")
+    max_attempts: int = Field(12, ge=1, description="attempts of an ingest before it is"
+                              " left failed for an operator")
+    backoff_initial: float = Field(30.0, gt=0,
+                                   description="seconds before the first retry; doubles")
+    backoff_max: float = Field(3600.0, gt=0, description="seconds between retries, at most")
 
 
 class PluginsConfig(_Model):
-    #: Extra plugin modules to load (importable names), besides entry points.
-    modules: list[str] = Field(default_factory=list)
-    #: Entry point names not to load.
-    disabled: list[str] = Field(default_factory=list)
+    modules: list[str] = Field(default_factory=list, description="further plugin modules to"
+                               " load (importable names), besides installed plugins")
+    disabled: list[str] = Field(default_factory=list,
+                                description="installed plugins (entry point names) not to load")
 
 
 class ToolsConfig(_Model):
-    ffmpeg: str | None = None
-    ffprobe: str | None = None
+    ffmpeg: str | None = Field(None, description="the ffmpeg program; unset: found on PATH")
+    ffprobe: str | None = Field(None, description="the ffprobe program; unset: found on PATH")
 
 
 class OcframeConfig(BaseSettings):
@@ -195,14 +230,18 @@ class OcframeConfig(BaseSettings):
         env_prefix="OCFRAME_", env_nested_delimiter="__", extra="forbid"
     )
 
-    core: CoreConfig = Field(default_factory=CoreConfig)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    ingest_queue: IngestQueueConfig = Field(default_factory=IngestQueueConfig)
-    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
-    tools: ToolsConfig = Field(default_factory=ToolsConfig)
-    log_level: str = "INFO"
-    secrets_file: Path | None = None
-    agents: list[AgentConfig] = Field(min_length=1)
+    core: CoreConfig = Field(default_factory=CoreConfig, description="the Opencast core")
+    storage: StorageConfig = Field(default_factory=StorageConfig,
+                                   description="local storage")
+    ingest_queue: IngestQueueConfig = Field(default_factory=IngestQueueConfig,
+                                            description="the upload queue")
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig,
+                                   description="which plugins load")
+    tools: ToolsConfig = Field(default_factory=ToolsConfig, description="external programs")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    secrets_file: Path | None = Field(None, description="the secrets file; unset: secrets.toml"
+                                      " beside the configuration file")
+    agents: list[AgentConfig] = Field(min_length=1, description="the capture agents (rooms)")
 
     @classmethod
     def settings_customise_sources(
@@ -299,30 +338,36 @@ def load_config(path: Path | str) -> OcframeConfig:
     return config
 
 
-def check_driver_secrets(config: OcframeConfig, agent_index: int, input_index: int,
-                         secret_fields: list[str]) -> None:
-    """Refuse literal values for a driver's secret settings (SecretStr fields)."""
-    raw = config._raw
-    source = config.source or Path("<config>")
-    for fname in secret_fields:
-        where = ("agents", agent_index, "inputs", input_index, "settings", fname)
-        check_literal_secret(raw, set(config._secret_refs), where, source)
+def literal_driver_secrets(config: OcframeConfig, agent_index: int, input_index: int,
+                           secret_fields: list[str]) -> list[str]:
+    """The driver's secret settings (SecretStr fields) written literally in the
+    file, which is refused (see :data:`ocframe.config_secrets.LITERAL_SECRET`)."""
+    where = ("agents", agent_index, "inputs", input_index, "settings")
+    return [f for f in secret_fields
+            if is_literal_secret(config._raw, config._secret_refs, (*where, f))]
 
 
 def _describe(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
     lines = [f"{path}: invalid configuration"]
     for err in exc.errors():
         loc = tuple(err["loc"])
-        lines.append(f"  {dotted(loc) or '(top level)'}{_agent_hint(loc, data)}: {err['msg']}")
+        lines.append(f"  {dotted(loc) or '(top level)'}{_agent_hint(loc, data)}:"
+                     f" {error_message(err, OcframeConfig)}")
     return "\n".join(lines)
 
 
 def _agent_hint(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """`` (agent 'room-1', input 'cam')`` for a key inside an agent's table."""
     if len(loc) >= 2 and loc[0] == "agents" and isinstance(loc[1], int):
         try:
-            return f" (agent {data['agents'][loc[1]]['name']!r})"
+            agent = data["agents"][loc[1]]
+            hint = f"agent {agent['name']!r}"
         except (KeyError, IndexError, TypeError):
             return ""
+        if len(loc) >= 4 and loc[2] == "inputs" and isinstance(loc[3], int):
+            with contextlib.suppress(KeyError, IndexError, TypeError):
+                hint += f", input {agent['inputs'][loc[3]]['name']!r}"
+        return f" ({hint})"
     return ""
 
 

@@ -73,23 +73,31 @@ def resolve(
     return node
 
 
+#: Why a secret written in the config file is refused, and what to write instead.
+LITERAL_SECRET = ('secrets may not be written in the config file; write "${NAME}" and set'
+                  " NAME in the environment or the secrets file")
+
+
+def is_literal_secret(raw: dict[str, Any], refs: set[tuple[Any, ...]] | frozenset[tuple[Any, ...]],
+                      where: tuple[Any, ...]) -> bool:
+    """The value at ``where`` in the file is a secret written out, not a reference."""
+    node: Any = raw
+    for part in where:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return node not in (None, "") and where not in refs
+
+
 def check_literal_secret(
     raw: dict[str, Any],
     refs: set[tuple[Any, ...]],
     where: tuple[Any, ...],
     path: Path,
 ) -> None:
-    node: Any = raw
-    for part in where:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return
-    if node not in (None, "") and where not in refs:
-        raise ConfigError(
-            f"{path}: {dotted(where)}: secrets may not be written in the config file;"
-            ' write "${NAME}" and set NAME in the environment or the secrets file'
-        )
+    if is_literal_secret(raw, refs, where):
+        raise ConfigError(f"{path}: {dotted(where)}: {LITERAL_SECRET}")
 
 
 def dotted(where: tuple[Any, ...]) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import CaptureError
 from .model import CaptureContext, CheckResult, InputSpec, Track
@@ -66,6 +66,19 @@ class CaptureHandle(abc.ABC):
         """Seconds since the capture last showed progress (0 if unknown).
         The supervisor restarts a capture stalled longer than configured."""
         return 0.0
+
+    def media_origin(self) -> float | None:
+        """Where time zero of the files this capture writes lies on the wall
+        clock (UNIX seconds), or ``None`` if the driver cannot tell (the
+        default). Asked while the capture runs and after it ended, from the
+        supervising thread.
+
+        With it the kernel learns how long the input takes from launch to
+        media (and pre-rolls it by as much next time), and trims a pre-rolled
+        start to the scheduled one without re-encoding. Command drivers get
+        it from ffmpeg's progress lines; a device that records on its own
+        clock may answer from its recording's start time."""
+        return None
 
 
 class Driver(abc.ABC):
@@ -178,6 +191,9 @@ class CommandCapture(CaptureHandle):
     def stalled_for(self) -> float:
         return self.process.seconds_since_output()
 
+    def media_origin(self) -> float | None:
+        return self.process.media_origin()
+
     def stop(self) -> None:
         if self.exit is None:
             self.exit = self.process.stop(self.timeouts)
@@ -211,9 +227,12 @@ class CommandCapture(CaptureHandle):
 class CommandDriverSettings(DriverSettings):
     """Settings every command-line driver understands."""
 
-    stop_quit_timeout: float = 5.0
-    stop_interrupt_timeout: float = 5.0
-    stop_terminate_timeout: float = 3.0
+    stop_quit_timeout: float = Field(
+        5.0, description="seconds to wait after sending q before interrupting the program")
+    stop_interrupt_timeout: float = Field(
+        5.0, description="seconds to wait after SIGINT before SIGTERM")
+    stop_terminate_timeout: float = Field(
+        3.0, description="seconds to wait after SIGTERM before SIGKILL")
 
 
 class CommandDriver(Driver):

@@ -13,7 +13,7 @@ import logging
 from .capture import DeviceGate
 from .config import AgentConfig
 from .driver import Driver
-from .model import Event, InputSpec
+from .model import Event, InputSpec, printable
 from .plugins import PluginRegistry
 
 
@@ -48,15 +48,17 @@ class InputSet:
 
     def select(self, event: Event) -> list[str]:
         """The inputs an event asks for (``capture.device.names``); all when
-        it names none or only unknown ones."""
-        wanted = event.inputs
-        if wanted is None:
-            return list(self.specs)
-        unknown = [n for n in wanted if n not in self.specs]
+        it names none or only unknown ones. Unknown names are logged."""
+        unknown = [n for n in event.inputs or () if n not in self.specs]
         if unknown:
             self.log.warning("event %s asks for unknown input(s) %s; known: %s",
-                             event.uid, ", ".join(unknown), ", ".join(self.specs))
-        chosen = [n for n in wanted if n in self.specs]
+                             printable(event.uid), printable(", ".join(unknown)),
+                             ", ".join(self.specs))
+        return self.chosen(event)
+
+    def chosen(self, event: Event) -> list[str]:
+        """:meth:`select` without a word in the log (asked every tick)."""
+        chosen = [n for n in event.inputs or () if n in self.specs]
         return chosen or list(self.specs)
 
     def capabilities(self) -> dict[str, str]:

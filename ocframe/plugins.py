@@ -8,7 +8,8 @@ Entry point groups (documented in docs/plugin-api.md):
 - ``ocframe.commands``: name -> ``main(argv) -> int`` for ``ocframe <name>``
 
 A plugin that fails to load is recorded with its reason and skipped; the
-agent only refuses to start when a configured input or agent needs it.
+agent only refuses to start when the config names it: an input's driver, an
+agent's ingest method, a module in ``plugins.modules``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import pluggy
 from pydantic import SecretStr, ValidationError
 
 from . import hookspecs
-from .config import OcframeConfig, check_driver_secrets, iter_inputs
+from .config import OcframeConfig, iter_inputs, literal_driver_secrets
+from .config_hints import error_message
+from .config_secrets import LITERAL_SECRET
 from .driver import Driver
 from .errors import ConfigError, IngestVeto, PluginError
 from .ingest import IngestStrategy
@@ -59,6 +62,20 @@ class Problem:
     reason: str
 
 
+@dataclass(frozen=True)
+class Invalid:
+    """One thing wrong with a configuration, found against what is installed."""
+
+    where: str  # the key and whose it is: "agents[0].inputs[1].driver (agent 'room-1', ...)"
+    reason: str
+    #: A plugin the config names (driver, ingest method, module) is not loaded;
+    #: otherwise the settings are wrong.
+    missing_plugin: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
 def _origin(ep: EntryPoint) -> str:
     dist = ep.dist
     return f"{dist.name} {dist.version}" if dist is not None else ep.value
@@ -74,6 +91,8 @@ class PluginRegistry:
         self.strategies: dict[str, Loaded] = {}
         self.plugins: dict[str, Loaded] = {}
         self.problems: list[Problem] = []
+        #: Loaded, but probably not as its author meant (see :meth:`register`).
+        self.warnings: list[Problem] = []
 
     @property
     def hook(self) -> Any:
@@ -111,19 +130,20 @@ class PluginRegistry:
         a plugin with an unknown or wrong hook, or with a wrapper
         implementation, is refused and recorded as a problem."""
         origin = origin or name
-        wrong = [
-            attr
-            for attr in dir(obj)
-            if attr.startswith("ocframe_") and not hasattr(hookspecs, attr)
+        marker = f"{hookspecs.PROJECT}_impl"
+        # Only functions count: `import ocframe_driver_x` in a plugin module
+        # is no hook, nor is a constant.
+        named_like_hooks = [
+            attr for attr in dir(obj)
+            if attr.startswith("ocframe_") and callable(getattr(obj, attr, None))
         ]
+        wrong = [attr for attr in named_like_hooks if not hasattr(hookspecs, attr)]
         if wrong:
             self._problem("plugin", name, origin, f"declares unknown hook(s): {', '.join(wrong)}")
             return False
-        marker = f"{hookspecs.PROJECT}_impl"
         wrappers = [
-            attr for attr in dir(obj)
-            if attr.startswith("ocframe_")
-            and any(_impl_opts(obj, attr, marker).get(k) for k in ("wrapper", "hookwrapper"))
+            attr for attr in named_like_hooks
+            if any(_impl_opts(obj, attr, marker).get(k) for k in ("wrapper", "hookwrapper"))
         ]
         if wrappers:
             self._problem(
@@ -138,7 +158,21 @@ class PluginRegistry:
             self._problem("plugin", name, origin, f"declares a wrong hook: {exc}")
             return False
         self.plugins[name] = Loaded("plugin", name, obj, origin)
+        for attr in named_like_hooks:
+            if not hasattr(getattr(obj, attr), marker):
+                # pluggy passes over an undecorated function without a word:
+                # its author would wait for calls that never come.
+                self._warn("plugin", name, origin,
+                           f"{_qualified(obj, attr)} is named like a hook but has no"
+                           " @hookimpl, so it is never called: decorate it with"
+                           " @ocframe.hookimpl")
         return True
+
+    def hooks_of(self, name: str) -> list[str]:
+        """The hooks the registered plugin ``name`` implements."""
+        plugin = self.pm.get_plugin(name)
+        callers = self.pm.get_hookcallers(plugin) if plugin is not None else None
+        return sorted(caller.name for caller in callers or ())
 
     def enable_tracing(self, write: Callable[[str], None] | None = None) -> None:
         """Log every hook call with its arguments and results (pluggy's
@@ -192,6 +226,10 @@ class PluginRegistry:
         self.problems.append(Problem(kind, name, origin, reason))
         log.error("%s %r (%s) was not loaded: %s", kind, name, origin, reason)
 
+    def _warn(self, kind: str, name: str, origin: str, reason: str) -> None:
+        self.warnings.append(Problem(kind, name, origin, reason))
+        log.warning("%s %r (%s): %s", kind, name, origin, reason)
+
     # -- lookup ------------------------------------------------------------
     def driver(self, name: str) -> type[Driver]:
         return self._get("driver", name, self.drivers)
@@ -210,45 +248,73 @@ class PluginRegistry:
 
     # -- validation --------------------------------------------------------
     def validate(self, config: OcframeConfig) -> None:
-        """Check every input's driver and settings and every agent's ingest
-        method against what is installed, so a bad config is refused before
-        anything starts. Raises :class:`ConfigError` listing every problem."""
-        source = config.source or Path("<config>")
-        errors: list[str] = []
+        """Refuse a config that names a plugin that is not loaded, or whose
+        drivers' or ingest methods' settings are wrong, before anything
+        starts. Raises :class:`ConfigError` listing every problem."""
+        invalid = self.config_problems(config)
+        if invalid:
+            source = config.source or Path("<config>")
+            raise ConfigError(f"{source}: invalid configuration\n  "
+                              + "\n  ".join(str(i) for i in invalid))
+
+    def named_in(self, config: OcframeConfig) -> set[tuple[str, str]]:
+        """``(kind, name)`` of every plugin ``config`` names, which must load."""
+        named = {("plugin", module) for module in config.plugins.modules}
+        named |= {("driver", inp.driver) for _, _, _, inp in iter_inputs(config)}
+        named |= {("ingest", agent.ingest.method) for agent in config.agents}
+        return named
+
+    def config_problems(self, config: OcframeConfig) -> list[Invalid]:
+        """Everything :meth:`validate` refuses, one entry each."""
+        invalid: list[Invalid] = []
+        for mi, module in enumerate(config.plugins.modules):
+            if module not in self.plugins:
+                reasons = [p.reason for p in self.problems
+                           if p.kind == "plugin" and p.name == module]
+                why = (f"failed to load: {reasons[0]}" if reasons else
+                       "is not loaded (plugin modules are loaded when the agent starts:"
+                       " restart it)")
+                invalid.append(Invalid(f"plugins.modules[{mi}]",
+                                       f"plugin module {module!r} {why}", missing_plugin=True))
         for ai, agent, ii, inp in iter_inputs(config):
             where = f"agents[{ai}].inputs[{ii}]"
+            whose = f"(agent {agent.name!r}, input {inp.name!r})"
             try:
                 cls = self.driver(inp.driver)
             except PluginError as exc:
-                errors.append(f"{where}.driver (agent {agent.name!r}, input {inp.name!r}): {exc}")
+                invalid.append(Invalid(f"{where}.driver {whose}", str(exc), missing_plugin=True))
                 continue
             try:
                 cls.Settings(**inp.settings)
             except ValidationError as exc:
                 for err in exc.errors():
                     key = ".".join(str(p) for p in err["loc"])
-                    errors.append(f"{where}.settings.{key} (agent {agent.name!r}): {err['msg']}")
+                    invalid.append(Invalid(f"{where}.settings.{key} {whose}",
+                                           error_message(err, cls.Settings)))
                 continue
             secret_fields = [
                 name for name, f in cls.Settings.model_fields.items()
                 if f.annotation is SecretStr or f.annotation == SecretStr | None
             ]
-            try:
-                check_driver_secrets(config, ai, ii, secret_fields)
-            except ConfigError as exc:
-                errors.append(str(exc))
+            for fname in literal_driver_secrets(config, ai, ii, secret_fields):
+                invalid.append(Invalid(f"{where}.settings.{fname} {whose}", LITERAL_SECRET))
         for ai, agent in enumerate(config.agents):
+            method = agent.ingest.method
+            whose = f"(agent {agent.name!r}, ingest method {method!r})"
             try:
-                scls = self.strategy(agent.ingest.method)
-                scls.Settings(**agent.ingest.settings)
+                scls = self.strategy(method)
             except PluginError as exc:
-                errors.append(f"agents[{ai}].ingest.method (agent {agent.name!r}): {exc}")
+                invalid.append(Invalid(f"agents[{ai}].ingest.method (agent {agent.name!r})",
+                                       str(exc), missing_plugin=True))
+                continue
+            try:
+                scls.Settings(**agent.ingest.settings)
             except ValidationError as exc:
                 for err in exc.errors():
                     key = ".".join(str(p) for p in err["loc"])
-                    errors.append(f"agents[{ai}].ingest.settings.{key}: {err['msg']}")
-        if errors:
-            raise ConfigError(f"{source}: invalid configuration\n  " + "\n  ".join(errors))
+                    invalid.append(Invalid(f"agents[{ai}].ingest.settings.{key} {whose}",
+                                           error_message(err, scls.Settings)))
+        return invalid
 
 
 def load_plugins(config: OcframeConfig) -> PluginRegistry:
@@ -263,6 +329,13 @@ def load_plugins(config: OcframeConfig) -> PluginRegistry:
 #: Hooks whose exceptions reach the kernel: a pre-ingest plugin's veto ends
 #: the upload, any other failure fails the attempt (docs in hookspecs).
 _PROPAGATE: dict[str, tuple[type[BaseException], ...]] = {"ocframe_pre_ingest": (Exception,)}
+
+
+def _qualified(obj: Any, attr: str) -> str:
+    """``module:function`` (or ``module:Class.method``) for a plugin's attribute."""
+    if inspect.ismodule(obj):
+        return f"{obj.__name__}:{attr}"
+    return f"{type(obj).__module__}:{type(obj).__qualname__}.{attr}"
 
 
 def _impl_opts(obj: Any, attr: str, marker: str) -> dict[str, Any]:

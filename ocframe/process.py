@@ -24,6 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _LINE_SPLIT = re.compile(rb"[\r\n]+")
+# ffmpeg's progress line: "... time=00:01:02.34 ..." (the media time written).
+_MEDIA_TIME = re.compile(rb"\btime=\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+#: Progress lines that place the media on the wall clock (the median is used).
+ORIGIN_SAMPLES = 31
 _PR_SET_PDEATHSIG = 1
 
 
@@ -93,10 +97,14 @@ class SupervisedProcess:
         self._stopped_by = "self"
         self._lock = threading.Lock()
         self.started_at: float | None = None
+        #: Wall-clock time (``time.time()``) just before the process was started.
+        self.launched_at: float | None = None
+        self._origins: list[float] = []
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
         self.log.debug("starting %s: %s", self.name, self.redacted(" ".join(self.argv)))
+        self.launched_at = time.time()
         self._proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.PIPE,
@@ -129,6 +137,17 @@ class SupervisedProcess:
         """Time since the child last wrote to stderr: ffmpeg's progress lines
         stop when its input stalls, which is how a hang is noticed."""
         return time.monotonic() - self._last_output
+
+    def media_origin(self) -> float | None:
+        """Where the media's time zero lies on the wall clock (UNIX seconds),
+        from ffmpeg's progress lines (``time=``: the media time written by
+        then); ``None`` before the first one or for programs that print none.
+
+        The median of the first lines: a burst of buffered frames at the
+        start, or an encoder's delay, moves single readings, not the median."""
+        with self._lock:
+            samples = sorted(self._origins)
+        return samples[len(samples) // 2] if samples else None
 
     def tail(self, n: int = 20) -> list[str]:
         with self._lock:
@@ -207,11 +226,15 @@ class SupervisedProcess:
             if not chunk:
                 break
             self._last_output = time.monotonic()
+            wall = time.time()
             pending += chunk
             parts = _LINE_SPLIT.split(pending)
             pending = parts.pop()
             with self._lock:
                 for raw in parts:
+                    if len(self._origins) < ORIGIN_SAMPLES and (m := _MEDIA_TIME.search(raw)):
+                        h, mi, sec = m.groups()
+                        self._origins.append(wall - (int(h) * 3600 + int(mi) * 60 + float(sec)))
                     if raw:
                         self._tail.append(self.redacted(raw.decode("utf-8", "replace")))
         if pending:

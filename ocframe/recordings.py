@@ -47,6 +47,8 @@ class RecordingParts:
     state_changed: Callable[[], None]
     #: Recordings are ready for upload.
     wake_ingest: Callable[[], None]
+    #: When to launch each input of an event (UNIX seconds; see runtime).
+    launch_plan: Callable[[Event], dict[str, float]] = lambda event: {}
 
 
 class AgentRecordings:
@@ -82,16 +84,30 @@ class AgentRecordings:
         p.disk.check_recording(self.name, event,
                                [p.inputs.drivers[n] for n in inputs if n in p.inputs.drivers])
         p.store.create(self.name, event, directory, inputs)
-        self.log.info("recording %s (%s) with %s until %s", event.uid, printable(event.title),
-                      ", ".join(inputs), event.end.isoformat())
         run = self.make_run(event, directory, inputs, {})
+        window = event.start - timedelta(seconds=self.config.preroll)
+        run.window_start = window.timestamp()
+        run.launch_at = p.launch_plan(event)
+        ahead = window.timestamp() - time.time()
+        self.log.info("recording %s (%s) with %s until %s%s", printable(event.uid),
+                      printable(event.title), ", ".join(inputs), event.end.isoformat(),
+                      f", launched {ahead:.1f} s ahead" if ahead > 0.05 else "")
         p.scheduler.adopt(event.uid, run)  # before the agent state is computed below
-        p.reporter.recording_state(event.uid, RecordingState.CAPTURING.value)
-        p.bus.emit(p.hooks.ocframe_state_change, change=StateChange(
-            self.name, None, RecordingState.CAPTURING.value, event.uid, "", time.time()))
+        run.on_announce = self._announce
+        if ahead > 0:
+            run.announce_at = window  # the scheduler announces it on time
+        else:
+            self._announce(run)
         run.start()
         p.state_changed()
         return run
+
+    def _announce(self, run: RecordingRun) -> None:
+        """The recording's window has started: the core hears ``capturing``."""
+        p = self.parts
+        p.reporter.recording_state(run.recording_id, RecordingState.CAPTURING.value)
+        p.bus.emit(p.hooks.ocframe_state_change, change=StateChange(
+            self.name, None, RecordingState.CAPTURING.value, run.recording_id, "", time.time()))
 
     def make_run(self, event: Event, directory: Path, inputs: list[str],
                  next_segment: dict[str, int]) -> RecordingRun:

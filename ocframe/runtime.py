@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .calendar_poll import CalendarPoller
@@ -20,6 +20,7 @@ from .config import AgentConfig
 from .disk import DiskMonitor
 from .events import EventBus
 from .inputs import InputSet
+from .launches import AgentLaunches, LatencyRecord, LaunchPlanner
 from .loops import LoopSet, SupervisedLoop
 from .model import AgentState, RecordingState, StateChange
 from .opencast.client import OpencastClient
@@ -49,6 +50,8 @@ class SharedParts:
     storage: Path
     #: Seconds a single request to the core may take (bounds the loops' rounds).
     core_timeout: float
+    #: Spreads the capture launches of all agents (see :mod:`.launches`).
+    launches: LaunchPlanner = field(default_factory=LaunchPlanner)
 
 
 class AgentRuntime:
@@ -61,17 +64,21 @@ class AgentRuntime:
         self._state_lock = threading.Lock()
         self.inputs = InputSet(self.name, shared.plugins, shared.tools)
         self.inputs.configure(config)
+        self.launches = AgentLaunches(self.name, config, shared.launches,
+                                      LatencyRecord(shared.store), self.inputs)
         self.scheduler = Scheduler(
             self.name, start=lambda event: self.recordings.begin(event),
             is_handled=lambda uid: shared.store.get(uid) is not None,
             preroll=config.preroll, postroll=config.postroll,
-            on_tick=lambda: self.orphans())
+            on_tick=lambda: self.orphans(), begin_at=self.launches.begin_at,
+            max_lead=self.launches.max_lead())
         # Bounds of a round: a few posts (reporter), a large calendar on a slow
         # link (calendar); beyond them a loop counts as hung.
         self.reporter = CoreReporter(
             self.name, shared.client, agent_state=self.agent_state,
-            active_recordings=lambda: dict.fromkeys(self.scheduler.runs,
-                                                    RecordingState.CAPTURING.value),
+            active_recordings=lambda: {
+                rid: RecordingState.CAPTURING.value
+                for rid, run in self.scheduler.runs.items() if run.announce_at is None},
             capabilities=self.capabilities, heartbeat_interval=config.heartbeat_interval,
             capabilities_interval=config.capabilities_interval,
             capabilities_format=config.capabilities_format, address=config.address,
@@ -80,6 +87,7 @@ class AgentRuntime:
             self.name, shared.client, shared.schedule_cache, config.calendar,
             on_events=self.scheduler.set_events, stall_after=600.0 + 2 * shared.core_timeout)
         self.recordings = AgentRecordings(config, RecordingParts(
+            launch_plan=self.launches.plan,
             store=shared.store, bus=shared.bus, hooks=shared.plugins.hook, inputs=self.inputs,
             disk=shared.disk, scheduler=self.scheduler, reporter=self.reporter,
             storage=shared.storage, set_state=self.set_recording_state,
@@ -96,7 +104,8 @@ class AgentRuntime:
         settings for the next upload, capabilities re-sent at once."""
         self.inputs.configure(config)
         self.config = self.recordings.config = config
-        self.scheduler.set_rolls(config.preroll, config.postroll)
+        self.launches.configure(config)
+        self.scheduler.set_rolls(config.preroll, config.postroll, self.launches.max_lead())
         self.calendar.config = config.calendar
         r = self.reporter
         r.heartbeat_interval = config.heartbeat_interval

@@ -10,6 +10,12 @@ running keeps running to its end; an event that starts while another one
 of the same agent is still recording waits and starts when that one stops,
 for the rest of its own time. Back-to-back events (end = next start) both
 record: the first is stopped, then the second is started in the same tick.
+
+A recording may be launched before its window (``begin_at``: the learnt
+lead of its inputs, see :mod:`ocframe.launches`); the core hears
+``capturing`` when the window starts, not at the launch. A launch ahead of
+the window never cuts a running recording short: the next event then starts
+as a back-to-back one.
 """
 
 from __future__ import annotations
@@ -32,10 +38,14 @@ MAX_SLEEP = 1.0
 class ActiveRun(Protocol):
     event: Event
     stop_requested: threading.Event
+    #: When to tell the core ``capturing`` (the window's start); None: told.
+    announce_at: datetime | None
 
     def set_end(self, end: datetime) -> None: ...
 
     def request_stop(self) -> None: ...
+
+    def announce(self) -> None: ...
 
 
 class Scheduler:
@@ -48,12 +58,18 @@ class Scheduler:
         preroll: float,
         postroll: float,
         on_tick: Callable[[], None] | None = None,
+        begin_at: Callable[[Event], datetime] | None = None,
+        max_lead: float = 0.0,
     ) -> None:
         self.agent = agent
         self._start = start
         self._is_handled = is_handled
         self.preroll = timedelta(seconds=preroll)
         self.postroll = timedelta(seconds=postroll)
+        #: When an event's recording is launched (default: the window's start).
+        self._begin_at = begin_at or (lambda ev: ev.start - self.preroll)
+        #: No event is launched earlier than this before its window.
+        self.max_lead = timedelta(seconds=max_lead)
         self._on_tick = on_tick
         self._events: list[Event] = []
         self._runs: dict[str, ActiveRun] = {}
@@ -94,10 +110,12 @@ class Scheduler:
             self._events = sorted(events, key=lambda e: (e.start, e.uid))
             self._cond.notify_all()
 
-    def set_rolls(self, preroll: float, postroll: float) -> None:
+    def set_rolls(self, preroll: float, postroll: float, max_lead: float | None = None) -> None:
         with self._cond:
             self.preroll = timedelta(seconds=preroll)
             self.postroll = timedelta(seconds=postroll)
+            if max_lead is not None:
+                self.max_lead = timedelta(seconds=max_lead)
             self._cond.notify_all()
 
     def events(self) -> list[Event]:
@@ -147,20 +165,33 @@ class Scheduler:
                     run.request_stop()
                 else:
                     next_due = min(next_due, (stop_at - now).total_seconds())
+            if run.announce_at is not None:
+                if now >= run.announce_at:
+                    run.announce()
+                else:
+                    next_due = min(next_due, (run.announce_at - now).total_seconds())
         busy = [r for r in self._runs.values() if not r.stop_requested.is_set()]
         for ev in self._events:
             try:
-                begin = ev.start - self.preroll
+                window = ev.start - self.preroll
                 end = ev.end + self.postroll
-            except OverflowError:
+                if now < window - self.max_lead:
+                    next_due = min(next_due, (window - self.max_lead - now).total_seconds())
+                    break  # sorted by start: the later ones are not due either
+                if ev.uid in self._runs or now >= end:
+                    continue
+                begin = min(self._begin_at(ev), window)
+            except (OverflowError, ValueError, OSError):
                 self._warn_once(ev, "its dates cannot take the pre-/post-roll")
-                continue
-            if ev.uid in self._runs or now >= end:
                 continue
             if now < begin:
                 next_due = min(next_due, (begin - now).total_seconds())
-                break  # sorted by start
+                continue
             if self._is_handled(ev.uid):
+                continue
+            if busy and now < window:
+                # Launched early while the previous recording runs: it waits,
+                # silently, and starts back to back when that one stops.
                 continue
             if busy:
                 if ev.uid not in self._waiting_reported:

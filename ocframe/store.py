@@ -46,6 +46,10 @@ class Segment:
     ended: float | None
     error: str | None
     tracks: list[Track]
+    #: UNIX time of the media's time zero, if known (``CaptureHandle.media_origin``).
+    media_origin: float | None = None
+    #: UNIX time of the window's start, if the media began before it (trimmed there).
+    trim_to: float | None = None
 
 
 @dataclass(frozen=True)
@@ -236,13 +240,14 @@ class RecordingStore:
             )
 
     def end_segment(self, recording_id: str, input_name: str, segment: int,
-                    tracks: list[Track], error: str | None) -> None:
+                    tracks: list[Track], error: str | None,
+                    media_origin: float | None = None, trim_to: float | None = None) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE segments SET ended = ?, error = ?, tracks_json = ?"
-                " WHERE recording_id = ? AND input = ? AND segment = ?",
-                (time.time(), error, json.dumps([t.to_json() for t in tracks]),
-                 recording_id, input_name, segment),
+                "UPDATE segments SET ended = ?, error = ?, tracks_json = ?, media_origin = ?,"
+                " trim_to = ? WHERE recording_id = ? AND input = ? AND segment = ?",
+                (time.time(), error, json.dumps([t.to_json() for t in tracks]), media_origin,
+                 trim_to, recording_id, input_name, segment),
             )
 
     def segments(self, recording_id: str) -> list[Segment]:
@@ -255,6 +260,7 @@ class RecordingStore:
                 r["recording_id"], r["input"], r["segment"], Path(r["directory"]), r["started"],
                 r["ended"], r["error"],
                 [Track.from_json(t) for t in json.loads(r["tracks_json"] or "[]")],
+                r["media_origin"], r["trim_to"],
             )
             for r in rows
         ]

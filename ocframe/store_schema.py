@@ -78,6 +78,21 @@ CREATE INDEX IF NOT EXISTS recordings_state ON recordings(state, next_attempt);
 CREATE INDEX IF NOT EXISTS recordings_agent ON recordings(agent);
 CREATE INDEX IF NOT EXISTS ingest_attempts_rec ON ingest_attempts(recording_id, attempt);
 """,
+    # Where each segment's media time zero lies on the wall clock and where
+    # the recording's window starts (to trim a start launched early to it),
+    # and how long each input took from launch to media (to launch it that
+    # much early next time).
+    3: """
+ALTER TABLE segments ADD COLUMN media_origin REAL;
+ALTER TABLE segments ADD COLUMN trim_to REAL;
+CREATE TABLE IF NOT EXISTS input_latency (
+    agent TEXT NOT NULL,
+    input TEXT NOT NULL,
+    samples_json TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (agent, input)
+);
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

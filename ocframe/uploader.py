@@ -22,11 +22,12 @@ from .config import IngestConfig, IngestQueueConfig
 from .errors import AuthError, CoreError, IngestError, IngestVeto, PluginError
 from .ingest import IngestJob
 from .loops import SupervisedLoop
-from .model import IngestPackage, RecordingState, Track, file_md5
+from .model import IngestPackage, RecordingState, Track, file_md5, printable
 from .opencast.client import OpencastClient
 from .plugins import PluginRegistry
 from .segments import join_tracks
 from .store import UPLOAD_PENDING_STATES, Recording, RecordingStore
+from .trim import MIN_TRIM, trim_start
 
 log = logging.getLogger("ocframe.ingest")
 
@@ -191,18 +192,27 @@ class IngestQueue:
             self._fail(rec, attempt, f"{method} crashed: {exc!r}", permanent=False)
             return
         store.end_attempt(rec.id, attempt, "ok", result.workflow_id or "")
-        self.agents.set_recording_state(rec.agent, rec.id, RecordingState.UPLOAD_FINISHED,
-                                        f"workflow {result.workflow_id or '?'}")
+        note = f"workflow {result.workflow_id or '?'}"
+        if result.detail:
+            note += f"; {result.detail}"
+        self.agents.set_recording_state(rec.agent, rec.id, RecordingState.UPLOAD_FINISHED, note)
         store.checkpoint(rec.id).clear()
-        log.info("%s: %s ingested (media package %s, workflow %s)", rec.agent, rec.id,
-                 result.mediapackage_id, result.workflow_id)
+        log.info("%s: %s ingested (media package %s, %s)", rec.agent, rec.id,
+                 result.mediapackage_id, printable(note))
         if icfg.delete_after_upload:
             store.delete(rec.id)
 
     def _build_package(self, rec: Recording, icfg: IngestConfig) -> IngestPackage:
-        tracks = [t for seg in self.store.segments(rec.id) for t in seg.tracks]
         workdir = rec.directory / "ingest"
         workdir.mkdir(parents=True, exist_ok=True)
+        tracks: list[Track] = []
+        for seg in self.store.segments(rec.id):
+            early = (seg.trim_to - seg.media_origin
+                     if seg.trim_to is not None and seg.media_origin is not None else 0.0)
+            if early >= MIN_TRIM:
+                log.info("%s: %s %s: trimming the %.1f s captured before the window",
+                         rec.agent, rec.id, seg.input, early)
+            tracks.extend(trim_start(t, early, workdir, self.ffmpeg) for t in seg.tracks)
         package = IngestPackage(tracks=join_tracks(tracks, workdir, self.ffmpeg))
         if icfg.legacy_catalogs:
             # Opencast <= 3.x creates the event only at ingest: its catalogs go

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv and install ocframe with every driver and plugin distribution
-# (editable, with its [testing] extra where it has one), plus the test tools.
+# (editable, with its [testing] extra where it has one), plus the test and docs tools.
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ if ! "$PY" -c 'import ensurepip' 2>/dev/null; then
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-args=(-e ".[test]")
+args=(-e ".[test,docs]")
 for dist in drivers/*/ plugins/*/ docs/example_plugin/; do
   [ -f "$dist/pyproject.toml" ] || continue
   # Emulators' dependencies are a [testing] extra, left out of production installs.

@@ -26,10 +26,12 @@ class UploadSettings(StrategySettings):
 
     #: Upload rate limit in bytes per second (0: unlimited), e.g. to spare a
     #: shared uplink during lectures.
-    rate_limit: int = Field(0, ge=0)
+    rate_limit: int = Field(0, ge=0, description="upload rate limit in bytes per second"
+                            " (0: unlimited)")
     #: Compare the MD5 of what was sent with the checksum the core reports
     #: (hashed on a helper thread while sending; costs CPU, not time).
-    verify_md5: bool = True
+    verify_md5: bool = Field(True, description="compare the MD5 of what was sent with the"
+                             " checksum the core reports")
 
     def rate(self) -> float | None:
         return float(self.rate_limit) or None
@@ -81,7 +83,7 @@ def parse_answer(xml: str, what: str) -> tuple[str, list[MPElement]]:
         size = fields.get("size")
         elements.append(MPElement(
             kind=kind, id=el.get("id", ""), flavor=el.get("type", ""),
-            size=int(size) if size and size.isdigit() else None,
+            size=int(size) if size and size.isascii() and size.isdigit() else None,
             checksum=fields.get("checksum") or None, url=fields.get("url") or None,
         ))
     return mp.get("id", ""), elements
@@ -115,17 +117,24 @@ def new_element(before: Iterable[MPElement], after: Iterable[MPElement], kind: s
 
 def verify_tracks(answer_xml: str, sent: list[tuple[Track, str, DigestTap | None]],
                   what: str) -> None:
-    """Match elements of a finished ingest to the files sent (by flavor, in
-    order) and verify the ones the core reports a size or checksum for."""
+    """Match elements of a finished ingest to the files sent and verify the
+    ones the core reports a size or checksum for.
+
+    An element is matched by flavor (in order), else by size: the core may
+    rewrite a flavor, and an answer that says less (no size, no checksum)
+    is taken at its word."""
     _, elements = parse_answer(answer_xml, what)
     pool = list(elements)
     for track, kind, tap in sent:
+        size = track.path.stat().st_size
         match = next((e for e in pool if e.kind == kind and e.flavor == track.flavor), None)
         if match is None:
-            raise IngestError(f"{what}: the core's media package lacks {kind} {track.flavor}")
+            match = next((e for e in pool if e.kind == kind and e.size == size), None)
+        if match is None:
+            raise IngestError(f"{what}: the core's media package lacks {kind} {track.flavor}"
+                              f" ({track.path.name})")
         pool.remove(match)
-        verify_element(match, track.path.stat().st_size, expected_md5(track, tap),
-                       f"{what} ({track.path.name})")
+        verify_element(match, size, expected_md5(track, tap), f"{what} ({track.path.name})")
 
 
 def tap_for(settings: UploadSettings, track: Track | None = None) -> DigestTap | None:
@@ -139,6 +148,17 @@ def expected_md5(track: Track, tap: DigestTap | None) -> str | None:
     """The MD5 to verify the core's answer against: the kernel's, else the one
     hashed while sending."""
     return track.md5 or (tap.hexdigest() if tap else None)
+
+
+# Characters XML 1.0 cannot carry at all, not even escaped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """Untrusted text (a title from the calendar) made fit for an XML document
+    or a field the core writes into one: characters XML cannot carry become
+    spaces. Escaping ``<``/``&`` is left to the XML writer."""
+    return _NOT_XML.sub(" ", text)
 
 
 def iso(moment: datetime) -> str:
@@ -166,7 +186,8 @@ def dublin_core_fields(event: Event, *, identifier: str | None) -> list[tuple[st
             fields.append((term, value))
     if event.description:
         fields.append(("description", event.description))
-    return fields
+    # The core writes these into its episode catalog.
+    return [(term, xml_text(value)) for term, value in fields]
 
 
 def element_lists(job: IngestJob) -> list[tuple[str, str, Track]]:
@@ -194,18 +215,35 @@ def workflow_fields(job: IngestJob, *, with_definition: bool = True) -> list[tup
 def finish_one_request(cp: Checkpoint, prefix: str, answer_xml: str,
                        sent: list[tuple[Track, str, DigestTap | None]], what: str,
                        fallback_id: str) -> IngestResult:
-    """After a one-request ingest (single, zipped): verify what the core stored,
-    remember the workflow it started, and say so. A damaged upload clears the
-    "sent" note, so the next attempt sends again."""
+    """After a one-request ingest (single, zipped) answered 2xx: the core has
+    started a workflow. Remember it first, so that no later attempt can start
+    a second one for the same recording; then verify what the answer lets us.
+
+    An answer that says less than expected (no XML, no media package, no
+    sizes) is accepted, with a note in the result's ``detail``. A media
+    package that contradicts what was sent (an element missing, another size
+    or checksum) raises a permanent :class:`IngestError` for the operator:
+    sending again would run a second workflow beside the first."""
     try:
-        verify_tracks(answer_xml, sent, what)
-    except IngestError:
-        cp.set(prefix + "sent", "")
-        raise
-    mp_id, _ = parse_answer(answer_xml, what)
+        mp_id, _ = parse_answer(answer_xml, what)
+    except IngestError as exc:
+        mp_id, unverified = "", exc.reason
+    else:
+        unverified = ""
     wid = workflow_id(answer_xml)
     cp.set(prefix + "mediapackage", mp_id or "")
     cp.set(prefix + "workflow", wid or "")
+    if unverified:
+        return IngestResult(fallback_id, wid, f"not verified: {unverified}")
+    try:
+        verify_tracks(answer_xml, sent, what)
+    except IngestError as exc:
+        started = f"workflow {wid}" if wid else "a workflow"
+        raise IngestError(
+            f"{exc.reason}; the core started {started} for media package {mp_id or fallback_id}"
+            " all the same, so it is not sent again (that would start a second workflow):"
+            " check the event on the core; the recording stays on disk",
+            retryable=False) from None
     return IngestResult(mediapackage_id=mp_id or fallback_id, workflow_id=wid)
 
 
@@ -235,4 +273,5 @@ __all__ = [
     "verify_tracks",
     "workflow_fields",
     "workflow_id",
+    "xml_text",
 ]

@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..launches import LeadPolicy
+
 
 class Core(Protocol):
     """Where the agent finds its core: an ``ocframe_simulator.OpencastSimulator``
@@ -40,6 +42,23 @@ def soon(seconds: float) -> datetime:
     """A UTC instant ``seconds`` from now, whole-second aligned like the core's calendar."""
     t = datetime.now(UTC) + timedelta(seconds=seconds)
     return t.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def launched_for(start: datetime, started: float, tolerance: float = 2.0) -> bool:
+    """Whether a capture whose segment began at ``started`` (UNIX seconds) was
+    launched on time for a window starting at ``start``: no later than
+    ``tolerance`` after it, and no earlier than the lead of an input never
+    measured (an agent's first recording) before it."""
+    lead = LeadPolicy().lead([])
+    return start.timestamp() - lead - tolerance <= started <= start.timestamp() + tolerance
+
+
+def recorded_for(seconds: float, start: datetime, end: datetime, tolerance: float) -> bool:
+    """Whether a segment's own file (not trimmed for upload) of ``seconds``
+    covers the window from ``start`` to ``end``: at least the window, at
+    most the window plus the lead of an input never measured."""
+    window = (end - start).total_seconds()
+    return window - tolerance <= seconds <= window + LeadPolicy().lead([]) + tolerance
 
 
 def agent(

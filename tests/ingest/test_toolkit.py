@@ -28,6 +28,7 @@ from ocframe.ingest.support import (
     verify_element,
     workflow_fields,
     workflow_id,
+    xml_text,
 )
 from ocframe.model import Event, IngestPackage, Track
 from ocframe.testing.ingest import MemoryCheckpoint, StrategyRunner, md5
@@ -152,21 +153,66 @@ def test_element_lists_puts_tracks_first_with_checkpoint_keys(tmp_path: Path) ->
 
 
 def test_one_request_checkpoint_steps(tmp_path: Path) -> None:
-    """finish_one_request remembers the workflow, earlier_result finds it; a
-    damaged upload clears the 'sent' note so the next attempt sends again."""
+    """finish_one_request remembers the workflow, earlier_result finds it."""
     cp = MemoryCheckpoint()
     sent = track(tmp_path, size=10, md5="abcdef")
     assert earlier_result(cp, "p.", "ev-1") is None
     cp.set("p.sent", "1")
-    with pytest.raises(IngestError):
-        finish_one_request(cp, "p.", WORKFLOW, [(track(tmp_path, "c.mkv", 11), "track", None)],
-                           "addMediaPackage", "ev-1")
-    assert cp.get("p.sent") == "" and earlier_result(cp, "p.", "ev-1") is None
     result = finish_one_request(cp, "p.", WORKFLOW, [(sent, "track", None)],
                                 "addMediaPackage", "ev-1")
-    assert (result.mediapackage_id, result.workflow_id) == ("mp-1", "42")
+    assert (result.mediapackage_id, result.workflow_id, result.detail) == ("mp-1", "42", "")
     again = earlier_result(cp, "p.", "ev-1")
     assert again is not None and (again.mediapackage_id, again.workflow_id) == ("mp-1", "42")
+
+
+@pytest.mark.parametrize("sent_size, flavor, complaint", [
+    (11, "presenter/source", "stored 10 bytes, we sent 11"),
+    (10, "presentation/source", "lacks track presentation/source"),  # another size too
+])
+def test_one_request_mismatch_is_permanent_and_never_sent_again(
+        tmp_path: Path, sent_size: int, flavor: str, complaint: str) -> None:
+    """The core answered a started workflow whose media package contradicts
+    what was sent: the workflow is remembered before anything is verified, so
+    a retry (automatic or an operator's) cannot start a second one."""
+    cp = MemoryCheckpoint()
+    cp.set("p.sent", "1")
+    bad = track(tmp_path, "c.mkv", sent_size if flavor == "presenter/source" else 12,
+                flavor=flavor)
+    with pytest.raises(IngestError) as err:
+        finish_one_request(cp, "p.", WORKFLOW, [(bad, "track", None)], "addMediaPackage", "ev-1")
+    assert not err.value.retryable
+    reason = err.value.reason
+    assert complaint in reason and "workflow 42" in reason and "not sent again" in reason
+    again = earlier_result(cp, "p.", "ev-1")
+    assert again is not None and again.workflow_id == "42"
+
+
+@pytest.mark.parametrize("answer", [
+    "",                                           # 200 with no body
+    "OK",                                         # not XML
+    '<workflow id="7"><state>RUNNING</state></workflow>',  # no media package
+])
+def test_one_request_answer_that_says_less_is_accepted(tmp_path: Path, answer: str) -> None:
+    cp = MemoryCheckpoint()
+    result = finish_one_request(cp, "p.", answer, [(track(tmp_path), "track", None)],
+                                "addMediaPackage", "ev-1")
+    assert result.mediapackage_id == "ev-1" and result.detail.startswith("not verified")
+    assert result.workflow_id == ("7" if "id=" in answer else None)
+    assert earlier_result(cp, "p.", "ev-1") is not None
+
+
+def test_one_request_matches_a_rewritten_flavor_by_size(tmp_path: Path) -> None:
+    """The core may rewrite a flavor; an element of the same size is the track."""
+    cp = MemoryCheckpoint()
+    sent = track(tmp_path, size=10, flavor="presenter/raw", md5="abcdef")
+    result = finish_one_request(cp, "p.", WORKFLOW, [(sent, "track", None)],
+                                "addMediaPackage", "ev-1")
+    assert result.workflow_id == "42"
+
+
+def test_xml_text_keeps_what_xml_can_carry() -> None:
+    assert xml_text("Lecture\x1b[31m\x00 1\tA\nB\r\ufffe") == "Lecture [31m  1\tA\nB\r "
+    assert xml_text("Ökonomie <&> 😀") == "Ökonomie <&> 😀"
 
 
 # -- ElementByElementIngest, as a third-party strategy would use it -------------

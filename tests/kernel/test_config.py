@@ -108,3 +108,48 @@ def test_literal_driver_password_is_refused(tmp_path: Path,
     monkeypatch.setenv("CAM_PW", "hunter2")
     config = load_config(write(tmp_path, text.replace('"hunter2"', '"${CAM_PW}"')))
     load_plugins(config).validate(config)
+
+
+def test_a_key_typo_says_what_was_meant_and_whose_input(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OC_PW", "x")
+    p = write(tmp_path, GOOD.replace('driver = "testsrc"', 'driver = "testsrc"\nflavr = "a/b"'))
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert ("agents[0].inputs[0].flavr (agent 'room-1', input 'presenter'): unknown key;"
+            " did you mean 'flavor'?") in str(err.value)
+    with pytest.raises(ConfigError, match=r"core\.usr: unknown key; did you mean 'user'"):
+        load_config(write(tmp_path, GOOD.replace('user = "ca"', 'usr = "ca"')))
+    # Nothing close: every key that may be written there, to choose from.
+    with pytest.raises(ConfigError, match=r"storage\.zzz: unknown key; valid keys: "
+                                          r"assumed_input_mbit, directory, disk_check_interval"):
+        load_config(write(tmp_path, GOOD + '\n[storage]\nzzz = 1\n'))
+
+
+def test_driver_and_ingest_setting_typos_say_what_was_meant_and_whose(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocframe.plugins import load_plugins
+
+    monkeypatch.setenv("OC_PW", "x")
+    text = GOOD + ('[agents.inputs.settings]\nwidht = 640\n'
+                   '[agents.ingest]\nmethod = "chunked"\nsettings = { chunk_sise = 2048 }\n')
+    config = load_config(write(tmp_path, text))
+    with pytest.raises(ConfigError) as err:
+        load_plugins(config).validate(config)
+    text = str(err.value)
+    assert ("agents[0].inputs[0].settings.widht (agent 'room-1', input 'presenter'):"
+            " unknown key; did you mean 'width'?") in text
+    assert ("agents[0].ingest.settings.chunk_sise (agent 'room-1', ingest method 'chunked'):"
+            " unknown key; did you mean 'chunk_size'") in text
+
+
+def test_model_at_follows_lists_and_optional_fields() -> None:
+    from ocframe.config import AgentConfig, InputConfig, OcframeConfig, StorageConfig
+    from ocframe.config_hints import model_at
+
+    assert model_at(OcframeConfig, ("agents", 2)) is AgentConfig
+    assert model_at(OcframeConfig, ("agents", 0, "inputs", 1)) is InputConfig
+    assert model_at(OcframeConfig, ("storage",)) is StorageConfig
+    # Into a free-form table (a driver's settings): no model to suggest from.
+    assert model_at(OcframeConfig, ("agents", 0, "inputs", 0, "settings")) is None
+    assert model_at(OcframeConfig, ("nope",)) is None

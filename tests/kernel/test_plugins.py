@@ -195,3 +195,69 @@ def test_tracing_is_switched_on_by_the_environment(monkeypatch: pytest.MonkeyPat
     assert traced_calls() >= 1
     monkeypatch.delenv("OCFRAME_TRACE_HOOKS")
     assert traced_calls() == 0
+
+
+def test_a_hook_named_function_without_hookimpl_is_warned_naming_it(
+        caplog: pytest.LogCaptureFixture) -> None:
+    def ocframe_pre_ingest(package: object) -> None:  # @hookimpl forgotten
+        pass
+
+    @hookimpl
+    def ocframe_state_change(change: object) -> None:
+        pass
+
+    _module("ocframe_test_undecorated", ocframe_pre_ingest=ocframe_pre_ingest,
+            ocframe_state_change=ocframe_state_change)
+    reg = PluginRegistry()
+    with caplog.at_level(logging.WARNING, logger="ocframe.plugins"):
+        reg.load(["ocframe_test_undecorated"])
+    assert "ocframe_test_undecorated" in reg.plugins  # loaded: its decorated hook works
+    assert reg.hooks_of("ocframe_test_undecorated") == ["ocframe_state_change"]
+    [warning] = [w for w in reg.warnings if w.name == "ocframe_test_undecorated"]
+    assert "ocframe_test_undecorated:ocframe_pre_ingest" in warning.reason
+    assert "no @hookimpl" in warning.reason
+    assert "ocframe_test_undecorated:ocframe_pre_ingest" in caplog.text
+
+    class Journal:
+        def ocframe_state_change(self, change: object) -> None:
+            pass
+
+    reg.register(Journal(), "journal")
+    assert any(f"{__name__}:{Journal.__qualname__}.ocframe_state_change" in w.reason
+               for w in reg.warnings if w.name == "journal")
+
+
+def test_an_imported_ocframe_module_is_no_unknown_hook() -> None:
+    import ocframe_driver_testsrc
+
+    @hookimpl
+    def ocframe_state_change(change: object) -> None:
+        pass
+
+    # `import ocframe_driver_testsrc` in a plugin module: an attribute named
+    # ocframe_*, but a module, not a hook; nor is a constant.
+    _module("ocframe_test_imports", ocframe_driver_testsrc=ocframe_driver_testsrc,
+            ocframe_TIMEOUT=5, ocframe_state_change=ocframe_state_change)
+    reg = PluginRegistry()
+    reg.load(["ocframe_test_imports"])
+    assert not [p for p in reg.problems if p.name == "ocframe_test_imports"]
+    assert not [w for w in reg.warnings if w.name == "ocframe_test_imports"]
+    assert reg.hooks_of("ocframe_test_imports") == ["ocframe_state_change"]
+
+
+def test_a_plugin_module_named_only_by_a_reload_asks_for_a_restart(tmp_path: Path) -> None:
+    from ocframe.config import OcframeConfig
+    from ocframe.errors import ConfigError
+
+    def config(modules: list[str]) -> OcframeConfig:
+        return OcframeConfig.model_validate({
+            "storage": {"directory": str(tmp_path)}, "plugins": {"modules": modules},
+            "agents": [{"name": "a", "inputs": [{"name": "i", "driver": "testsrc"}]}]})
+
+    reg = PluginRegistry()
+    reg.load([])  # as the running agent loaded them at its start
+    reg.validate(config([]))
+    # Plugin modules load at start only: applying the edit would silently run without it.
+    with pytest.raises(ConfigError, match=r"plugins\.modules\[0\]: plugin module 'journal'"
+                                          r" is not loaded \(.*restart it\)"):
+        reg.validate(config(["journal"]))

@@ -45,7 +45,7 @@ PROMISED: dict[str, set[str]] = {
         "MPElement", "UploadSettings", "dublin_core_fields", "earlier_result",
         "element_lists", "expected_md5", "finish_one_request", "iso", "new_element",
         "parse_answer", "tap_for", "verify_element", "verify_tracks", "workflow_fields",
-        "workflow_id",
+        "workflow_id", "xml_text",
     },
     "ocframe.model": {
         "AgentState", "CaptureContext", "CheckResult", "Event", "IngestPackage", "InputSpec",

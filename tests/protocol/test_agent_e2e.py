@@ -15,7 +15,14 @@ from ocframe_simulator import OpencastSimulator
 from ocframe_simulator.calendar_render import episode_catalog, series_catalog
 
 from ocframe.opencast.calendar import parse_calendar
-from ocframe.testing.harness import InProcessAgent, agent, soon, testsrc_input, write_config
+from ocframe.testing.harness import (
+    InProcessAgent,
+    agent,
+    launched_for,
+    soon,
+    testsrc_input,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -198,7 +205,7 @@ def test_restart_without_network_records_from_the_cache(opencast_simulator: Open
         assert rec is not None
         segs = store.segments(uid)
         started = min(s.started for s in segs)
-        assert abs(started - event.start.timestamp()) < 3.0  # on time, without the core
+        assert launched_for(event.start, started, 3.0)  # on time, without the core
         assert sim.wait_for(lambda: (store.get(uid) or rec).state != "capturing", 30)
         sim.come_up()
         ingest = sim.wait_for_ingest(uid, timeout=60)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from ocframe import (
     CaptureCommand,
     CaptureContext,
@@ -19,8 +21,8 @@ from ocframe import (
 
 
 class ScreenSettings(CommandDriverSettings):
-    size: str = "320x180"
-    rate: int = 10
+    size: str = Field("320x180", description="picture size, WIDTHxHEIGHT")
+    rate: int = Field(10, description="frames per second")
 
 
 class ScreenDriver(CommandDriver):

@@ -68,29 +68,37 @@ _MIMETYPES = {"mkv": "video/x-matroska", "mp4": "video/mp4"}
 
 class DeckLinkSettings(CommandDriverSettings):
     device_number: int = Field(0, ge=0, description="DeckLink device (sub-device) index")
-    connection: Connection = "auto"
+    connection: Connection = Field("auto", description="video input connector")
     mode: str = Field("auto", description="video mode: auto, 1080p25, 1080i50, 720p50, ...")
-    audio: bool = True
-    audio_channels: Literal[2, 8, 16] = 2
-    audio_connection: AudioConnection = "auto"
-    backend: Literal["auto", "gstreamer", "ffmpeg"] = "auto"
-    container: Literal["mkv", "mp4"] = "mkv"
+    audio: bool = Field(True, description="record audio")
+    audio_channels: Literal[2, 8, 16] = Field(2, description="audio channels (48 kHz)")
+    audio_connection: AudioConnection = Field("auto", description="audio input connector")
+    backend: Literal["auto", "gstreamer", "ffmpeg"] = Field(
+        "auto",
+        description="gstreamer, ffmpeg (built with DeckLink), or auto: GStreamer's "
+                    "plugin if present, else ffmpeg",
+    )
+    container: Literal["mkv", "mp4"] = Field("mkv", description="file format of the recording")
     video_bitrate: int = Field(6000, gt=0, description="H.264 bitrate, kbit/s")
     speed_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = (
-        "veryfast"
+        Field("veryfast", description="x264 speed preset")
     )
     keyframe_interval: int = Field(50, gt=0, description="frames between key frames")
-    audio_codec: Literal["aac", "flac", "pcm"] = "aac"
+    audio_codec: Literal["aac", "flac", "pcm"] = Field(
+        "aac", description="aac (2 channels), flac (up to 8) or pcm (16; mkv only)",
+    )
     audio_bitrate: int = Field(128, gt=0, description="AAC bitrate, kbit/s")
     ffmpeg_device: str | None = Field(
         None, description="device name for ffmpeg -f decklink, e.g. 'DeckLink Mini Recorder'"
     )
     ffmpeg_format_code: str | None = Field(None, description="ffmpeg -format_code, e.g. Hp50")
     test_source: bool = Field(False, description="capture test sources instead of the card")
-    test_size: str = Field("1280x720", pattern=r"^\d+x\d+$")
-    test_rate: int = Field(25, gt=0)
-    gst_launch: str = "gst-launch-1.0"
-    gst_inspect: str = "gst-inspect-1.0"
+    test_size: str = Field(
+        "1280x720", pattern=r"^\d+x\d+$", description="test source picture size",
+    )
+    test_rate: int = Field(25, gt=0, description="test source frames per second")
+    gst_launch: str = Field("gst-launch-1.0", description="the gst-launch-1.0 program")
+    gst_inspect: str = Field("gst-inspect-1.0", description="the gst-inspect-1.0 program")
     device_root: Path = Field(Path("/dev/blackmagic"), description="Desktop Video device nodes")
     startup_check: float = Field(1.0, ge=0, description="seconds a start must survive")
 

@@ -53,12 +53,12 @@ _COMMAND_ERRORS = {
 
 
 class HyperDeckSettings(DriverSettings):
-    host: str
-    port: int = Field(9993, ge=1, le=65535)
+    host: str = Field(description="the deck's address")
+    port: int = Field(9993, ge=1, le=65535, description="the deck's Ethernet protocol port")
     slot: int = Field(1, ge=1, description="slot to record to and fetch from")
-    ftp_port: int = Field(21, ge=1, le=65535)
-    ftp_user: str = "anonymous"
-    ftp_password: SecretStr = SecretStr("")
+    ftp_port: int = Field(21, ge=1, le=65535, description="the deck's FTP port")
+    ftp_user: str = Field("anonymous", description="FTP user")
+    ftp_password: SecretStr = Field(SecretStr(""), description="FTP password")
     ftp_directory: str = Field("/ssd{slot}", description="where the slot's clips are on FTP")
     clip_name: str = Field(
         "{uid}-{segment}",
@@ -66,14 +66,18 @@ class HyperDeckSettings(DriverSettings):
         + ", ".join(CLIP_FIELDS)
         + " (each made file-system safe)",
     )
-    connect_timeout: float = Field(5.0, gt=0)
-    command_timeout: float = Field(5.0, gt=0)
+    connect_timeout: float = Field(5.0, gt=0, description="seconds to connect")
+    command_timeout: float = Field(5.0, gt=0, description="seconds per command")
     confirm_timeout: float = Field(10.0, gt=0, description="for record/stop to show in transport")
     clip_timeout: float = Field(60.0, gt=0, description="for the clip to appear after stop")
-    ftp_timeout: float = Field(60.0, gt=0)
-    ftp_attempts: int = Field(3, ge=1)
-    reconnect_attempts: int = Field(5, ge=1)
-    reconnect_delay: float = Field(1.0, ge=0)
+    ftp_timeout: float = Field(60.0, gt=0, description="seconds per FTP operation")
+    ftp_attempts: int = Field(
+        3, ge=1, description="FTP attempts per clip; each resumes where the last stopped",
+    )
+    reconnect_attempts: int = Field(
+        5, ge=1, description="reconnections after a dropped connection",
+    )
+    reconnect_delay: float = Field(1.0, ge=0, description="seconds between reconnections")
     time_margin: float = Field(
         60.0, ge=0, description="recording time required on the disk beyond the event's length"
     )

@@ -251,7 +251,7 @@ class DiskEntry:
 def parse_disk_list(block: Block) -> list[DiskEntry]:
     entries = []
     for key, value in block.lines:
-        if not key.strip().isdigit():
+        if not (key.strip().isascii() and key.strip().isdigit()):
             continue
         # File names may contain spaces; the last three fields never do.
         parts = value.rsplit(" ", 3)

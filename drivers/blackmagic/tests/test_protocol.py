@@ -58,6 +58,16 @@ def test_disk_list_entries_allow_spaces_in_names() -> None:
     ]
 
 
+def test_disk_list_skips_keys_that_only_look_like_numbers() -> None:
+    """'²'.isdigit() is true but int('²') raises: a device answer must not
+    crash the parser."""
+    block = BlockParser().feed(
+        b"206 disk list:\r\nslot id: 1\r\n\xc2\xb2: a.mov H.264 1080p25 00:00:05:00\r\n"
+        b"3: c.mov ProResHQ 720p50 00:00:01:00\r\n\r\n"
+    )[0]
+    assert [e.index for e in parse_disk_list(block)] == [3]
+
+
 def test_command_lines() -> None:
     assert parse_command_line("transport info").name == "transport info"
     cmd = parse_command_line("record: name: my clip")

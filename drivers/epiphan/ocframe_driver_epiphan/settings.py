@@ -15,13 +15,15 @@ class EpiphanSettings(DriverSettings):
     """One Pearl recorder (REST API v2.0) or channel (legacy CGI)."""
 
     url: str = Field(description="Base URL of the Pearl, e.g. https://pearl-101.example.edu")
-    user: str = "admin"
+    user: str = Field("admin", description="HTTP user on the Pearl")
     password: SecretStr = Field(
         SecretStr(""), description='Write a reference: password = "${PEARL_PASSWORD}"'
     )
     verify_tls: bool = Field(True, description="Check the Pearl's HTTPS certificate")
     ca_bundle: Path | None = Field(None, description="CA file for a self-signed Pearl certificate")
-    mode: Literal["rest", "legacy"] = "rest"
+    mode: Literal["rest", "legacy"] = Field(
+        "rest", description="rest: REST API v2.0; legacy: the CGI API and automatic upload",
+    )
     recorder: str = Field("1", description="REST: recorder id (1, m1) or name (HDMI-A)")
     channel: str = Field(
         "1", pattern=r"^m?\d+$", description="legacy: channel number, m1 for a multi-source one"
@@ -44,8 +46,10 @@ class EpiphanSettings(DriverSettings):
     archive_timeout: float = Field(
         300.0, gt=0, description="REST: wait this long for files to finish after stop"
     )
-    archive_page_size: int = Field(100, ge=1, le=1000)
-    download_retries: int = Field(5, ge=0)
+    archive_page_size: int = Field(
+        100, ge=1, le=1000, description="REST: entries per archive page",
+    )
+    download_retries: int = Field(5, ge=0, description="failed download attempts allowed per file")
     download_chunk_size: int = Field(
         64 * 1024, ge=1024, description="bytes per network read; a cut loses at most one"
     )

@@ -47,23 +47,29 @@ class IpCamSettings(CommandDriverSettings):
     url: str | None = Field(
         None, description="rtsp://host[:port]/path without credentials; or resolved via ONVIF"
     )
-    username: str | None = None
-    password: SecretStr | None = None
-    container: Literal["mkv", "ts"] = "mkv"
+    username: str | None = Field(None, description="user for RTSP, ONVIF and the preset CGIs")
+    password: SecretStr | None = Field(None, description="that user's password")
+    container: Literal["mkv", "ts"] = Field(
+        "mkv", description="file format: mkv, or ts (readable up to a crash)",
+    )
     connect_timeout: float = Field(5.0, gt=0, description="socket timeout (s) for RTSP I/O")
     hide_credentials: bool = Field(
         True, description="pass the URL through an ffconcat FIFO so ps never shows it"
     )
-    onvif: bool = False
+    onvif: bool = Field(
+        False, description="resolve the stream URL (and move to onvif_preset) over ONVIF",
+    )
     onvif_host: str | None = Field(None, description="default: the RTSP URL's host")
-    onvif_port: int = 80
+    onvif_port: int = Field(80, description="ONVIF HTTP port")
     onvif_profile: str | None = Field(None, description="profile token or name; default first")
     onvif_preset: str | None = Field(None, description="PTZ preset token for GotoPreset")
-    preset_vendor: presets.Vendor | None = None
+    preset_vendor: presets.Vendor | None = Field(
+        None, description="recall a camera preset over the vendor's HTTP API before recording",
+    )
     preset: str | None = Field(None, description="Panasonic/Sony number, Axis preset name")
     preset_base_url: str | None = Field(None, description="default http://<camera host>")
     preset_auth: presets.AuthKind | None = Field(None, description="default per vendor")
-    http_timeout: float = 5.0
+    http_timeout: float = Field(5.0, description="seconds per ONVIF or preset request")
 
     @model_validator(mode="after")
     def _consistent(self) -> IpCamSettings:
@@ -223,7 +229,10 @@ class IpCamDriver(CommandDriver):
             "f": "concat",
             "safe": "0",
             "protocol_whitelist": PROTOCOLS,
-            "use_wallclock_as_timestamps": "1",
+            # Not on the concat level too: it would stamp the packets the
+            # camera's stream was probed with all at once (0.000, 0.002,
+            # 0.002 s...), squeezing the first second. The camera's stream
+            # gets wall-clock stamps as they arrive (the options above).
         }
         return opts, str(fifo.path), fifo, redact
 

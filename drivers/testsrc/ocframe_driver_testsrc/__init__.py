@@ -26,16 +26,23 @@ CONTAINERS = {"mkv": "video/x-matroska", "mp4": "video/mp4", "ts": "video/mp2t"}
 
 
 class TestPatternSettings(CommandDriverSettings):
-    pattern: Literal["testsrc2", "testsrc", "smptebars", "smptehdbars", "rgbtestsrc"] = "testsrc2"
-    width: int = Field(640, ge=16, le=7680)
-    height: int = Field(360, ge=16, le=4320)
-    rate: int = Field(25, ge=1, le=120)
-    audio: bool = True
-    tone: int = Field(440, ge=20, le=20000, description="Hz")
-    container: Literal["mkv", "mp4", "ts"] = "mkv"
-    preset: str = "ultrafast"
-    #: Base name of the produced file (the extension follows the container).
-    file_name: str = "testsrc"
+    pattern: Literal["testsrc2", "testsrc", "smptebars", "smptehdbars", "rgbtestsrc"] = Field(
+        "testsrc2", description="the ffmpeg test source",
+    )
+    width: int = Field(640, ge=16, le=7680, description="picture width in pixels")
+    height: int = Field(360, ge=16, le=4320, description="picture height in pixels")
+    rate: int = Field(25, ge=1, le=120, description="frames per second")
+    audio: bool = Field(True, description="record a sine tone too")
+    tone: int = Field(440, ge=20, le=20000, description="frequency of the tone, Hz")
+    container: Literal["mkv", "mp4", "ts"] = Field(
+        "mkv", description="file format of the recording",
+    )
+    preset: str = Field("ultrafast", description="x264 preset")
+    file_name: str = Field(
+        "testsrc",
+        description="base name of the produced file; the extension follows the "
+                    "container",
+    )
 
 
 class TestPatternDriver(CommandDriver):

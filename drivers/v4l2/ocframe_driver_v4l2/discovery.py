@@ -90,7 +90,7 @@ def discover(roots: Roots) -> list[VideoNode]:
             VideoNode(
                 node=entry.name,
                 name=_read(entry / "name") or entry.name,
-                index=int(index) if index and index.isdigit() else 0,
+                index=int(index) if index and index.isascii() and index.isdigit() else 0,
                 path=roots.dev / entry.name,
                 links=tuple(links.get(entry.name, ())),
             )

@@ -49,33 +49,53 @@ class V4l2Settings(CommandDriverSettings):
     )
     input_format: str | None = Field(None, description="-input_format: mjpeg, h264, yuyv422...")
     video_size: str | None = Field(None, pattern=r"^\d+x\d+$", description="e.g. 1920x1080")
-    framerate: float | None = Field(None, gt=0)
-    timestamps: Literal["default", "abs", "mono2abs"] | None = None
+    framerate: float | None = Field(
+        None, gt=0, description="frames per second to ask the device for (ffmpeg -framerate)",
+    )
+    timestamps: Literal["default", "abs", "mono2abs"] | None = Field(
+        None, description="ffmpeg -timestamps for the device; unset: ffmpeg's default",
+    )
     video_codec: Literal["copy", "encode"] = Field(
         "encode", description="copy keeps the camera's MJPEG/H.264 when the container takes it"
     )
-    encoder: str = "libx264"
-    encoder_options: dict[str, str] = Field(default_factory=lambda: {"preset": "veryfast"})
-    container: Literal["mkv", "mp4", "ts"] = "mkv"
-    audio: Literal["none", "alsa", "pulse"] = "none"
+    encoder: str = Field("libx264", description="ffmpeg video encoder used when encoding")
+    encoder_options: dict[str, str] = Field(
+        default_factory=lambda: {"preset": "veryfast"}, description="options of that encoder",
+    )
+    container: Literal["mkv", "mp4", "ts"] = Field(
+        "mkv", description="file format of the recording",
+    )
+    audio: Literal["none", "alsa", "pulse"] = Field(
+        "none", description="where audio comes from: none, an ALSA device or a PulseAudio source",
+    )
     audio_device: str = Field("default", description="ALSA hw:1 / PulseAudio source name")
-    audio_mode: Literal["mux", "separate"] = "mux"
+    audio_mode: Literal["mux", "separate"] = Field(
+        "mux", description="mux: audio in the video file; separate: its own file and flavor",
+    )
     audio_flavor: str | None = Field(
         None, description="flavor of the separate audio track; default <type>-audio/<subtype>"
     )
-    audio_codec: str = "aac"
+    audio_codec: str = Field("aac", description="ffmpeg audio encoder")
     source_override: Literal["testsrc"] | None = Field(
         None, description="replace the device by lavfi testsrc2 (and sine audio): no hardware"
     )
     test_audio: Literal["sine", "device"] = Field(
         "sine", description="with source_override: sine tone, or the real audio device"
     )
-    test_size: str = Field("1280x720", pattern=r"^\d+x\d+$")
-    test_rate: int = Field(30, gt=0)
-    sysfs_root: Path | None = None
-    dev_root: Path | None = None
-    probe_timeout: float = 10.0
-    probe_cache_seconds: float = 60.0
+    test_size: str = Field(
+        "1280x720", pattern=r"^\d+x\d+$", description="test source picture size",
+    )
+    test_rate: int = Field(30, gt=0, description="test source frames per second")
+    sysfs_root: Path | None = Field(
+        None, description="where sysfs is (tests); unset: $OCFRAME_V4L2_SYSFS_ROOT or /sys",
+    )
+    dev_root: Path | None = Field(
+        None, description="where device nodes are (tests); unset: $OCFRAME_V4L2_DEV_ROOT or /dev",
+    )
+    probe_timeout: float = Field(
+        10.0, description="seconds to wait for the device's format listing",
+    )
+    probe_cache_seconds: float = Field(60.0, description="seconds a format listing is reused")
 
 
 class V4l2Driver(CommandDriver):

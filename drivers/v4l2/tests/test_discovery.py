@@ -56,3 +56,11 @@ def test_roots_from_environment(tree: Tree, monkeypatch: pytest.MonkeyPatch, cap
     assert main([]) == 0
     out = capsys.readouterr().out
     assert BY_ID in out and CARD in out
+
+
+def test_discover_survives_an_index_that_only_looks_like_a_number(tree: Tree) -> None:
+    """'²'.isdigit() is true but int('²') raises: one odd sysfs file must not
+    hide every camera."""
+    (tree.sysfs / "class" / "video4linux" / "video1" / "index").write_text("²\n")
+    nodes = discover(Roots(tree.sysfs, tree.dev))
+    assert [(n.node, n.index) for n in nodes] == [("video0", 0), ("video1", 0), ("video2", 0)]

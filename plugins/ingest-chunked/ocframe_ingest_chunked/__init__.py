@@ -44,11 +44,14 @@ class ChunkedSettings(UploadSettings):
     #: Bytes per chunk; a failure costs at most one chunk (64 MiB: about 5 s at
     #: 100 Mbit/s). Each chunk is one request, which the core spools and then
     #: appends, so small chunks cost throughput. The core reads it as a Java int.
-    chunk_size: int = Field(64 * MIB, ge=1024, lt=2**31)
+    chunk_size: int = Field(64 * MIB, ge=1024, lt=2**31,
+                            description="bytes per chunk; a failure costs at most one chunk")
     #: Tracks up to this size go by ``addTrack`` (one request is cheaper).
-    min_chunked_size: int = Field(64 * MIB, ge=0)
+    min_chunked_size: int = Field(64 * MIB, ge=0, description="bytes: smaller tracks are sent"
+                                  " whole, in one request")
     #: How long to wait for the core to assemble the file after the last chunk.
-    finalize_timeout: float = Field(600.0, gt=0)
+    finalize_timeout: float = Field(600.0, gt=0, description="seconds to wait for the core to"
+                                    " assemble a file after its last chunk")
 
 
 class ChunkedIngest(ElementByElementIngest):

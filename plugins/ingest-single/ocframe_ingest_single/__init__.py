@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from typing import ClassVar
+from urllib.parse import quote
 
 from ocframe.errors import CoreError, IngestError
 from ocframe.ingest import (
@@ -76,7 +77,8 @@ class SingleRequestIngest(IngestStrategy):
             sent.append((track, "track", tap))
         path = "addMediaPackage"
         if job.workflow_definition:
-            path += f"/{job.workflow_definition}"
+            # The definition may come from the calendar: one path segment, quoted.
+            path += "/" + quote(job.workflow_definition, safe="")
         retry_after_lost_answer = bool(cp.get(P + "sent"))
         cp.set(P + "sent", repr(time.time()))
         try:
@@ -95,5 +97,5 @@ class SingleRequestIngest(IngestStrategy):
             if exc.status is not None:
                 cp.set(P + "sent", "")
             raise
-        # Damaged on the way: sent again once the core lets us (409 until then).
+        # The workflow runs from here on: a mismatch is reported, never re-sent.
         return finish_one_request(cp, P, resp.text, sent, "addMediaPackage", job.event.uid)

@@ -17,6 +17,9 @@ import uuid
 import xml.etree.ElementTree as ET
 import zlib
 from typing import ClassVar
+from urllib.parse import quote
+
+from pydantic import Field
 
 from ocframe.errors import CoreError, IngestError
 from ocframe.ingest import (
@@ -37,6 +40,7 @@ from ocframe.ingest.support import (
     iso,
     tap_for,
     workflow_fields,
+    xml_text,
 )
 from ocframe.model import Track, safe_name
 
@@ -48,7 +52,8 @@ MP_NS = "http://mediapackage.opencastproject.org"
 
 class ZippedSettings(UploadSettings):
     #: Write zip64 records even for small packages (for tests of readers).
-    force_zip64: bool = False
+    force_zip64: bool = Field(False, description="write zip64 records even for small packages"
+                              " (for testing zip readers)")
 
 
 class ZippedIngest(IngestStrategy):
@@ -81,7 +86,8 @@ class ZippedIngest(IngestStrategy):
         parts.append(StreamPart("BODY", f"{safe_name(mp_id)}.zip", "application/zip", archive))
         path = "addZippedMediaPackage"
         if job.workflow_definition:
-            path += f"/{job.workflow_definition}"
+            # The definition may come from the calendar: one path segment, quoted.
+            path += "/" + quote(job.workflow_definition, safe="")
         if cp.get(P + "sent"):
             job.logger.warning("%s: an earlier zipped ingest got no answer; the core may already"
                                " run a workflow for it, sending again", job.recording_id)
@@ -117,21 +123,22 @@ class ZippedIngest(IngestStrategy):
         ET.register_namespace("", MP_NS)
         q = f"{{{MP_NS}}}"
         ev = job.event
-        root = ET.Element(q + "mediapackage", id=mp_id, start=iso(ev.start),
+        root = ET.Element(q + "mediapackage", id=xml_text(mp_id), start=iso(ev.start),
                           duration=str(int(ev.duration_seconds() * 1000)))
         if ev.title:
-            ET.SubElement(root, q + "title").text = ev.title
+            ET.SubElement(root, q + "title").text = xml_text(ev.title)
         if ev.series_id:
-            ET.SubElement(root, q + "series").text = ev.series_id
+            ET.SubElement(root, q + "series").text = xml_text(ev.series_id)
         groups = {"track": ET.SubElement(root, q + "media"),
                   "catalog": ET.SubElement(root, q + "metadata"),
                   "attachment": ET.SubElement(root, q + "attachments")}
         for i, ((kind, _, track), name) in enumerate(zip(files, names, strict=True)):
-            el = ET.SubElement(groups[kind], q + kind, id=f"{kind}-{i}", type=track.flavor)
-            ET.SubElement(el, q + "mimetype").text = track.mimetype
+            el = ET.SubElement(groups[kind], q + kind, id=f"{kind}-{i}",
+                               type=xml_text(track.flavor))
+            ET.SubElement(el, q + "mimetype").text = xml_text(track.mimetype)
             tags = ET.SubElement(el, q + "tags")
             for tag in track.tags:
-                ET.SubElement(tags, q + "tag").text = tag
+                ET.SubElement(tags, q + "tag").text = xml_text(tag)
             ET.SubElement(el, q + "url").text = name
             ET.SubElement(el, q + "size").text = str(track.path.stat().st_size)
             if kind == "track":

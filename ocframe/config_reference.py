@@ -1,0 +1,248 @@
+"""The configuration reference, generated from the pydantic models.
+
+Every key of the kernel's configuration (:mod:`ocframe.config`) and of the
+settings of every installed driver and ingest strategy (found through their
+entry points) is written as one table row: its TOML type, its default as it
+would be written in TOML, what values are allowed and the field's
+``description``. docs/configuration-reference.md is this module's output;
+a test fails when the committed file and the models disagree, and the docs
+site build regenerates the page (scripts/docs_hooks.py).
+
+    python -m ocframe.config_reference            # print the reference
+    python -m ocframe.config_reference -o FILE    # write it
+    python -m ocframe.config_reference --check FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from .config import OcframeConfig
+from .plugins import GROUP_DRIVERS, GROUP_INGEST
+from .toml_form import allowed_text, default_text, list_model_of, model_of, toml_type
+
+#: Where the committed reference lives, relative to the repository root.
+REFERENCE_PATH = Path("docs/configuration-reference.md")
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    type: str
+    default: str
+    allowed: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """One TOML table (``[core]``) or array of tables (``[[agents]]``)."""
+
+    header: str
+    intro: str
+    rows: list[Row]
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _own_fields_first(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
+    """A model's fields, its own before those it inherits (a driver's keys
+    before the ones every command-line driver shares)."""
+
+    def depth(name: str) -> int:
+        for index, cls in enumerate(model.__mro__):
+            if name in getattr(cls, "__annotations__", {}):
+                return index
+        return len(model.__mro__)
+
+    fields = list(model.model_fields.items())
+    return sorted(fields, key=lambda item: depth(item[0]))  # stable: keeps declaration order
+
+
+def _rows(model: type[BaseModel]) -> list[Row]:
+    rows = []
+    for name, field in _own_fields_first(model):
+        if list_model_of(field.annotation) is not None:
+            kind = "array of tables"
+        else:
+            kind = toml_type(field.annotation)
+        rows.append(Row(name, kind, default_text(field), allowed_text(field),
+                        field.description or ""))
+    return rows
+
+
+def _sections(model: type[BaseModel], header: str, intro: str) -> Iterator[Section]:
+    """``model``'s own keys, then each nested table in declaration order."""
+    yield Section(header, intro, _rows(model))
+    prefix = header.strip("[]")
+    for name, field in model.model_fields.items():
+        nested = model_of(field.annotation)
+        many = list_model_of(field.annotation)
+        path = f"{prefix}.{name}" if prefix else name
+        if nested is not None:
+            yield from _sections(nested, f"[{path}]", _doc(nested))
+        elif many is not None:
+            yield from _sections(many, f"[[{path}]]", _doc(many))
+
+
+def _doc(model: type[BaseModel]) -> str:
+    doc = model.__doc__ or ""
+    # pydantic models inherit BaseModel's docstring when they have none.
+    if doc == BaseModel.__doc__ or not doc.strip():
+        return ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def kernel_sections() -> list[Section]:
+    top = list(_sections(OcframeConfig, "", ""))
+    top[0] = Section("Top level", "Keys outside any table.",
+                     [r for r in top[0].rows if r.type not in ("table", "array of tables")])
+    return top
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    group: str
+    name: str
+    distribution: str
+    model: type[BaseModel]
+
+
+def plugin_settings(group: str) -> list[PluginSettings]:
+    """The settings model of every installed plugin class in ``group``.
+
+    A plugin that cannot be loaded is an error: a reference missing it
+    would be silently incomplete."""
+    found = []
+    for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+        cls = ep.load()
+        model = getattr(cls, "Settings", None)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError(f"{group} entry point {ep.name!r}: {cls!r} has no Settings model")
+        dist = ep.dist.name if ep.dist is not None else "?"
+        found.append(PluginSettings(group, ep.name, dist, model))
+    return found
+
+
+# ---------------------------------------------------------------------------
+# Markdown
+
+_HEAD = """\
+# Configuration reference
+
+<!-- Generated by `python -m ocframe.config_reference -o docs/configuration-reference.md`
+from the pydantic models; do not edit by hand (a test compares this file with the models). -->
+
+Every key of the configuration file, with its TOML type, its default as written in TOML
+("required": no default; "unset": absent unless you set it), the values allowed and what
+it does. How the file is read, secrets and reloading: [Configuration](configuration.md).
+
+A *secret reference* is written `"${NAME}"` and resolved from the environment or the
+secrets file; a literal secret in the configuration file is refused.
+"""
+
+
+def _table(rows: Iterable[Row]) -> list[str]:
+    lines = ["| key | type | default | allowed | description |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| `{r.key}` | {_cell(r.type)} | {_cell(r.default)} | "
+                     f"{_cell(r.allowed)} | {_cell(r.description)} |")
+    return lines
+
+
+def _section_lines(section: Section, level: str = "##") -> list[str]:
+    title = f"`{section.header}`" if section.header.startswith("[") else section.header
+    lines = ["", f"{level} {title}", ""]
+    if section.intro:
+        lines += [section.intro, ""]
+    lines += _table(section.rows)
+    return lines
+
+
+def _plugin_lines(found: list[PluginSettings], table: str, selector: str) -> list[str]:
+    lines: list[str] = []
+    for p in found:
+        lines += ["", f"### `{selector} = \"{p.name}\"`", "",
+                  f"Distribution `{p.distribution}`. Keys of `{table}`."]
+        intro = _doc(p.model)
+        if intro:
+            lines += ["", intro]
+        lines += [""]
+        lines += _table(_rows(p.model))
+    return lines
+
+
+def render() -> str:
+    lines = [_HEAD.rstrip("\n")]
+    for section in kernel_sections():
+        lines += _section_lines(section)
+    lines += ["", "## Driver settings", "",
+              "Each input's `[agents.inputs.settings]` table is checked by the settings model of",
+              "its driver; unknown keys are errors. Installed drivers:"]
+    lines += _plugin_lines(plugin_settings(GROUP_DRIVERS), "[agents.inputs.settings]", "driver")
+    lines += ["", "## Ingest method settings", "",
+              "An agent's `[agents.ingest.settings]` table is checked by the settings model of",
+              "its ingest method (`ingest.method`); unknown keys are errors. Installed methods:"]
+    lines += _plugin_lines(plugin_settings(GROUP_INGEST), "[agents.ingest.settings]", "method")
+    return "\n".join(lines) + "\n"
+
+
+def undescribed() -> list[str]:
+    """``model.field`` for every field that has no description."""
+    models: list[type[BaseModel]] = [OcframeConfig]
+    models += [p.model for group in (GROUP_DRIVERS, GROUP_INGEST) for p in plugin_settings(group)]
+    missing: list[str] = []
+    seen: set[type[BaseModel]] = set()
+    while models:
+        model = models.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            nested = model_of(field.annotation) or list_model_of(field.annotation)
+            if nested is not None:
+                models.append(nested)
+            elif not field.description:
+                missing.append(f"{model.__module__}.{model.__qualname__}.{name}")
+    return sorted(missing)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ocframe.config_reference",
+        description="Write the configuration reference (Markdown) from the models.")
+    parser.add_argument("-o", "--output", type=Path, help="write to this file (default: print)")
+    parser.add_argument("--check", type=Path, metavar="FILE",
+                        help="exit 1 if FILE differs from what the models give")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check is not None:
+        try:
+            current = args.check.read_text(encoding="utf-8")
+        except OSError as exc:
+            print(f"{args.check}: {exc}", file=sys.stderr)
+            return 1
+        if current != text:
+            print(f"{args.check} is out of date: run python -m ocframe.config_reference -o "
+                  f"{args.check}", file=sys.stderr)
+            return 1
+        return 0
+    if args.output is not None:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
