@@ -82,10 +82,15 @@ def test_full_cycle_states_calendar_and_media_package(
     assert ingest.workflow_definition == "fast"
     assert ingest.properties.get("straightToPublishing") == "true"
     assert [t.flavor for t in ingest.tracks] == ["presenter/source"]
-    recorded = [t for seg in store.segments(uid) for t in seg.tracks]
-    assert len(recorded) == 1
-    assert ingest.tracks[0].md5 == md5(recorded[0].path)
-    assert ingest.tracks[0].size == recorded[0].path.stat().st_size
+    assert len([t for seg in store.segments(uid) for t in seg.tracks]) == 1
+    # What the agent uploaded: the recording, trimmed to the window if the
+    # input was launched ahead of it.
+    rec = store.get(uid)
+    assert rec is not None and rec.package is not None
+    sent = rec.package.tracks
+    assert len(sent) == 1
+    assert ingest.tracks[0].md5 == md5(sent[0].path)
+    assert ingest.tracks[0].size == sent[0].path.stat().st_size
     stored = store.get(uid)
     assert stored is not None and stored.package is not None
     assert stored.package.tracks[0].md5 == ingest.tracks[0].md5  # hashed once by the kernel

@@ -23,8 +23,11 @@ def md5(path: Path) -> str:
 
 
 def recorded(running: InProcessAgent, uid: str) -> dict[str, str]:
-    store = running.service.store
-    return {t.flavor: md5(t.path) for seg in store.segments(uid) for t in seg.tracks}
+    """flavor -> MD5 of what the agent uploads: its recording, trimmed to the
+    window if the input was launched ahead of it."""
+    rec = running.service.store.get(uid)
+    assert rec is not None and rec.package is not None
+    return {t.flavor: md5(t.path) for t in rec.package.tracks}
 
 
 def check_single_ingest(sim: OpencastSimulator, running: InProcessAgent, uid: str) -> None:

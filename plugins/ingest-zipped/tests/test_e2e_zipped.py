@@ -19,8 +19,10 @@ def md5(path: Path) -> str:
 
 
 def recorded(running: InProcessAgent, uid: str) -> dict[str, str]:
-    store = running.service.store
-    return {t.flavor: md5(t.path) for seg in store.segments(uid) for t in seg.tracks}
+    # What the agent uploads: trimmed to the window if launched ahead of it.
+    rec = running.service.store.get(uid)
+    assert rec is not None and rec.package is not None
+    return {t.flavor: md5(t.path) for t in rec.package.tracks}
 
 
 def check_single_ingest(sim: Any, running: InProcessAgent, uid: str) -> None:
