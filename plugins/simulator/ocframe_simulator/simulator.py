@@ -464,22 +464,21 @@ class OpencastSimulator(AdminEndpoints, IngestEndpoints):
             *self.ingest_rules(),
         ]
 
-    def _listener_of(self, path: str) -> str | None:
-        """The listener that serves ``path`` (None: every listener does)."""
+    def _serves(self, listener: str, path: str) -> bool:
+        """Whether the registry places the service of ``path`` on ``listener``
+        (paths of no service, like the registry itself, are everywhere)."""
         for service_type, prefix in SERVICE_PATHS.items():
             if path == prefix or path.startswith(prefix + "/"):
-                if service_type == "org.opencastproject.ingest" and self._ingest_server:
-                    return INGEST_NODE
-                return CORE
-        return None
+                here = self.ingest_url if listener == INGEST_NODE else self.url
+                return here in {e.host or self.url for e in self._service_entries(service_type)}
+        return True
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any], *,
               listener: str = CORE) -> Iterable[bytes]:
         started = time.time()
         request = Request(environ)
         path = request.path
-        owner = self._listener_of(path)
-        misdirected = owner is not None and owner != listener
+        misdirected = not self._serves(listener, path)
         fault = None if misdirected else self._faults.take(request.method, path)
         log_status = 0
         user: str | None = None

@@ -82,6 +82,16 @@ def test_each_service_is_served_only_where_the_registry_names_it(
     assert status(ingest, "/ingest/createMediaPackage") == 503
 
 
+def test_a_service_the_registry_also_lists_on_the_core_is_served_there(
+    opencast_simulator_factory,
+) -> None:
+    sim = opencast_simulator_factory(ingest_host="127.0.0.2")
+    sim.add_service("org.opencastproject.ingest", sim.url)
+    for base in (sim.ingest_url, sim.url):
+        r = requests.get(base + "/ingest/createMediaPackage", auth=CA, timeout=5)
+        assert r.status_code == 200
+
+
 def test_without_an_ingest_node_one_listener_serves_everything(sim: OpencastSimulator,
                                                                get) -> None:
     assert sim.ingest_url == sim.url
