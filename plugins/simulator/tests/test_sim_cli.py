@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from ocframe_simulator.cli import build_parser
+import requests
+from ocframe_simulator.cli import build_parser, log_line
 
 
 def test_cli_arguments() -> None:
@@ -18,6 +19,19 @@ def test_cli_arguments() -> None:
     assert args.schedule == [("room-101", 60.0, 300.0, "Demo: part 1"),
                              ("room-2", 0.0, 10.0, None)]
     assert build_parser().parse_args([]).port == 8080
+    assert build_parser().parse_args([]).ingest_host is None
+    assert build_parser().parse_args(["--ingest-host", "127.0.0.2"]).ingest_host == "127.0.0.2"
+
+
+def test_request_log_line_names_the_host(opencast_simulator_factory) -> None:
+    sim = opencast_simulator_factory(ingest_host="127.0.0.2")
+    requests.get(sim.ingest_url + "/ingest/createMediaPackage", auth=("ca", "ca-secret"),
+                 timeout=10)
+    requests.get(sim.url + "/ingest/createMediaPackage", auth=("ca", "ca-secret"), timeout=10)
+    lines = [log_line(r) for r in sim.requests]
+    ingest_host, core_host = (u.removeprefix("http://") for u in (sim.ingest_url, sim.url))
+    assert f" 200 GET {ingest_host}/ingest/createMediaPackage ca/basic " in lines[0]
+    assert f" 404 GET {core_host}/ingest/createMediaPackage " in lines[1]
 
 
 @pytest.mark.parametrize("bad", [["--user", "nopassword"], ["--schedule", "a:x:1"],
