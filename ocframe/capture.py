@@ -60,10 +60,46 @@ class DeviceGate:
 
 
 @dataclass
+class Failure:
+    """One error, and how often it came in a row (restarts failing alike)."""
+
+    text: str
+    first_segment: int | None
+    last_segment: int | None
+    count: int = 1
+
+
+@dataclass
 class InputOutcome:
+    input_name: str = ""
     tracks: list[Track] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     permanent: bool = False
+
+    def add_error(self, text: str, segment: int | None = None) -> bool:
+        """Keep an error; False when it repeats the previous one, which is
+        then counted instead of kept twice."""
+        last = self.failures[-1] if self.failures else None
+        if last is not None and segment is not None and last.text == text:
+            last.count += 1
+            last.last_segment = segment
+            return False
+        self.failures.append(Failure(text, segment, segment))
+        return True
+
+    @property
+    def errors(self) -> list[str]:
+        """One line per distinct error in a row: ``cam segment 0: ... (5 times)``."""
+        out = []
+        for f in self.failures:
+            if f.first_segment is None:
+                where = self.input_name
+            elif f.first_segment == f.last_segment:
+                where = f"{self.input_name} segment {f.first_segment}"
+            else:
+                where = f"{self.input_name} segments {f.first_segment}-{f.last_segment}"
+            out.append(f"{where}: {f.text}" + (f" ({f.count} times)" if f.count > 1 else ""))
+        return out
 
 
 class InputCapture:
@@ -82,7 +118,7 @@ class InputCapture:
         self.spec = spec
         self.gate = gate
         self.segment = first_segment
-        self.outcome = InputOutcome()
+        self.outcome = InputOutcome(spec.name)
         self.log = logging.getLogger(f"ocframe.capture.{spec.agent}.{spec.name}")
         self.thread = threading.Thread(
             target=self._main, name=f"capture-{spec.agent}-{spec.name}", daemon=True
@@ -93,7 +129,7 @@ class InputCapture:
             self._supervise()
         except Exception as exc:
             self.log.exception("input %s failed", self.spec.name)
-            self.outcome.errors.append(f"{self.spec.name}: internal error: {exc!r}")
+            self.outcome.add_error(f"internal error: {exc!r}")
         finally:
             self.gate.release(self)
             try:
@@ -107,10 +143,14 @@ class InputCapture:
         if launch is not None and run.stop_requested.wait(max(0.0, launch - time.time())):
             return  # stopped (the event was cancelled) before this input's turn
         if not self.gate.acquire(self, run.stop_requested, timeout=max(run.seconds_left(), 1.0)):
-            self.outcome.errors.append(f"{self.spec.name}: device still busy with another capture")
+            self.outcome.add_error("device still busy with another capture")
             return
         restarts = 0
         first = True
+        # Why the capture is being restarted; said in the history once the
+        # next segment has really started (one that never starts is no segment).
+        restart_cause: str | None = None
+        failed_starts = 0
         while not run.stop_requested.is_set() and run.seconds_left() > 0:
             directory = run.directory / self.spec.name / f"segment-{self.segment:03d}"
             directory.mkdir(parents=True, exist_ok=True)
@@ -124,6 +164,7 @@ class InputCapture:
                 logger=self.log,
             )
             run.store.begin_segment(run.recording_id, self.spec.name, self.segment, directory)
+            began = time.time()
             handle: CaptureHandle | None = None
             error: str | None = None
             ended_early = False
@@ -135,6 +176,12 @@ class InputCapture:
                     launched = time.time()
                 handle = self.driver.start(ctx)
                 run.started_at.setdefault(self.spec.name, time.time())
+                if restart_cause is not None:
+                    retried = f" and {failed_starts} more failed attempts" if failed_starts else ""
+                    run.store.set_state(run.recording_id, "capturing",
+                                        f"{self.spec.name} restarting as segment {self.segment}"
+                                        f" after: {restart_cause}{retried}")
+                    restart_cause, failed_starts = None, 0
                 run.bus.emit(
                     run.hooks.ocframe_capture_started, agent=self.spec.agent,
                     recording_id=run.recording_id, event=run.event,
@@ -149,6 +196,8 @@ class InputCapture:
             if handle is not None:
                 if not ended_early:
                     self._stop(handle)
+                # Before the files are collected (a Pearl's download may take minutes).
+                run.captured_seconds[(self.spec.name, self.segment)] = time.time() - began
                 # Free the device before the (possibly slow) collection of files.
                 self.gate.release(self)
                 try:
@@ -173,20 +222,26 @@ class InputCapture:
             )
             self.outcome.tracks.extend(tracks)
             if error:
-                self.log.warning("%s segment %d: %s", self.spec.name, self.segment, error)
-                self.outcome.errors.append(f"{self.spec.name} segment {self.segment}: {error}")
-                run.note(f"{self.spec.name}: {error}")
+                if self.outcome.add_error(error, self.segment):
+                    self.log.warning("%s segment %d: %s", self.spec.name, self.segment, error)
+                    run.note(f"{self.spec.name}: {error}")
+                else:
+                    self.log.info("%s segment %d: the same again (%d times)", self.spec.name,
+                                  self.segment, self.outcome.failures[-1].count)
             if not error and not ended_early:
                 return
             if self.outcome.permanent or restarts >= run.max_restarts:
                 return
-            if run.seconds_left() > 0 and not run.stop_requested.is_set():
-                # The history shows every drop-out, with the segment that follows it.
-                run.store.set_state(run.recording_id, "capturing",
-                                    f"{self.spec.name} restarting as segment {self.segment + 1}"
-                                    f" after: {error or 'capture ended early'}")
             restarts += 1
-            self.segment += 1
+            if tracks:
+                # A new segment only after one that produced files: failed
+                # attempts reuse the number (and the empty directory).
+                self.segment += 1
+                restart_cause, failed_starts = error or "capture ended early", 0
+            elif restart_cause is None:
+                restart_cause = error or "capture ended early"
+            else:
+                failed_starts += 1
             # The first restart is immediate: every second of a lecture counts.
             backoff = 0.0 if restarts == 1 else min(RESTART_BACKOFF_MAX, 0.5 * 2 ** (restarts - 2))
             if run.stop_requested.wait(min(backoff, max(run.seconds_left(), 0))):
@@ -272,6 +327,8 @@ class RecordingRun:
         self.on_announce: Callable[[RecordingRun], None] | None = None
         self.inputs: list[InputCapture] = []
         self.started_at: dict[str, float] = {}
+        #: (input, segment) -> seconds from its start to its stop, for the media check.
+        self.captured_seconds: dict[tuple[str, int], float] = {}
         self.notes: list[str] = []
         self._lock = threading.Lock()
         self._remaining = 0

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import scaffold
 from .config import OcframeConfig, load_config
 from .errors import ConfigError, CoreError, OcframeError, PluginError
 from .model import IngestPackage
@@ -22,7 +23,8 @@ from .version import __version__
 DEFAULT_CONFIG = "/etc/ocframe/ocframe.toml"
 # Commands that left the kernel for an optional distribution: without it,
 # name what to install rather than let argparse list the other commands.
-MOVED_COMMANDS = {"demo": "ocframe-simulator", "simulator": "ocframe-simulator"}
+MOVED_COMMANDS = {"demo": "ocframe-simulator", "simulator": "ocframe-simulator",
+                  "import-pyca": "ocframe-driver-command"}
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -360,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "show", "retry", "delete"])
     p.add_argument("id", nargs="?")
     p.add_argument("--force", action="store_true")
+    scaffold.add_parser(sub)
     for name in plugin_commands():
         sub.add_parser(name, help="(plugin command)", add_help=False)
     return parser
@@ -378,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
         "run": cmd_run, "check": cmd_check, "plugins": cmd_plugins, "config": cmd_config,
-        "recordings": cmd_recordings,
+        "recordings": cmd_recordings, "new-driver": scaffold.cmd_new_driver,
     }
     try:
         return handlers[args.command](args)

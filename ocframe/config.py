@@ -340,11 +340,12 @@ def load_config(path: Path | str) -> OcframeConfig:
 
 def literal_driver_secrets(config: OcframeConfig, agent_index: int, input_index: int,
                            secret_fields: list[str]) -> list[str]:
-    """The driver's secret settings (SecretStr fields) written literally in the
-    file, which is refused (see :data:`ocframe.config_secrets.LITERAL_SECRET`)."""
+    """The driver's secret settings (SecretStr fields, ``table.key`` for a
+    table of secrets) written literally in the file, which is refused (see
+    :data:`ocframe.config_secrets.LITERAL_SECRET`)."""
     where = ("agents", agent_index, "inputs", input_index, "settings")
     return [f for f in secret_fields
-            if is_literal_secret(config._raw, config._secret_refs, (*where, f))]
+            if is_literal_secret(config._raw, config._secret_refs, (*where, *f.split(".")))]
 
 
 def _describe(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import CaptureError
 from .model import CaptureContext, CheckResult, InputSpec, Track
-from .process import ExitInfo, StopTimeouts, SupervisedProcess
+from .process import ExitInfo, StopTimeouts, SupervisedProcess, relevant_lines
 
 
 class DriverSettings(BaseModel):
@@ -185,18 +185,29 @@ class CommandCapture(CaptureHandle):
             return None
         info = self.process.exit_info()
         self.exit = info
-        last = info.tail[-1] if info.tail else "no output"
-        return f"{Path(self.command.argv[0]).name} exited with {code}: {last}"
+        said = " | ".join(relevant_lines(info.tail)) or "no output"
+        return f"{Path(self.command.argv[0]).name} exited with {code}: {said}"
 
     def stalled_for(self) -> float:
         return self.process.seconds_since_output()
+
+    def output_sizes(self) -> tuple[int, ...]:
+        """Bytes written so far to each output: growing while the program
+        still writes, which lets a stop wait for a slow finish."""
+        sizes = []
+        for out in self.command.outputs:
+            try:
+                sizes.append(out.path.stat().st_size)
+            except OSError:  # not created yet, or being replaced
+                sizes.append(-1)
+        return tuple(sizes)
 
     def media_origin(self) -> float | None:
         return self.process.media_origin()
 
     def stop(self) -> None:
         if self.exit is None:
-            self.exit = self.process.stop(self.timeouts)
+            self.exit = self.process.stop(self.timeouts, progress=self.output_sizes)
             if self.exit.stopped_by in ("sigterm", "sigkill"):
                 self.ctx.logger.warning(
                     "%s had to be stopped with %s; its files may lack trailers",
@@ -219,7 +230,7 @@ class CommandCapture(CaptureHandle):
                     )
                 )
         if not produced:
-            tail = " | ".join(self.exit.tail[-3:]) if self.exit else ""
+            tail = " | ".join(relevant_lines(self.exit.tail)) if self.exit else ""
             raise CaptureError(f"no media written by {self.process.name}: {tail}")
         return produced
 
@@ -231,6 +242,9 @@ class CommandDriverSettings(DriverSettings):
         5.0, description="seconds to wait after sending q before interrupting the program")
     stop_interrupt_timeout: float = Field(
         5.0, description="seconds to wait after SIGINT before SIGTERM")
+    stop_finish_timeout: float = Field(
+        30.0, description="after q and SIGINT, seconds more to wait while the program still"
+        " writes its files (each interrupt window must see them grow), before SIGTERM")
     stop_terminate_timeout: float = Field(
         3.0, description="seconds to wait after SIGTERM before SIGKILL")
 
@@ -249,6 +263,7 @@ class CommandDriver(Driver):
         return StopTimeouts(
             quit=getattr(s, "stop_quit_timeout", 5.0),
             interrupt=getattr(s, "stop_interrupt_timeout", 5.0),
+            finish=getattr(s, "stop_finish_timeout", 30.0),
             terminate=getattr(s, "stop_terminate_timeout", 3.0),
         )
 

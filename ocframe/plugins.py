@@ -296,6 +296,12 @@ class PluginRegistry:
                 name for name, f in cls.Settings.model_fields.items()
                 if f.annotation is SecretStr or f.annotation == SecretStr | None
             ]
+            # A table of secrets (a driver's ``{secret.NAME}``): each value too.
+            secret_fields += [
+                f"{name}.{key}" for name, f in cls.Settings.model_fields.items()
+                if f.annotation == dict[str, SecretStr]
+                for key in (inp.settings.get(name) or {})
+            ]
             for fname in literal_driver_secrets(config, ai, ii, secret_fields):
                 invalid.append(Invalid(f"{where}.settings.{fname} {whose}", LITERAL_SECRET))
         for ai, agent in enumerate(config.agents):

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,12 +50,53 @@ def _die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
 
 
+# ffmpeg's progress and end-of-run summary lines say nothing about a failure.
+_PROGRESS = re.compile(
+    r"^\s*(frame=|size=|Press \[q\])|\btime=\S+ bitrate=|"
+    r"^(\[out#\d+\S* @ \S+\] )?video:\d+\S* audio:\d+")
+_ADDRESS = re.compile(r" @ 0x[0-9a-fA-F]+\]")
+# Words in the lines that say what went wrong.
+_FAILURE = re.compile(
+    r"error|fail|invalid|unrecogni[sz]ed|unknown|not found|no such|denied|refused|"
+    r"unauthori[sz]ed|forbidden|reset|timed? ?out|unable|cannot|could not|no space|"
+    r"not supported|unsupported|broken pipe|killed",
+    re.IGNORECASE,
+)
+
+
+def relevant_lines(tail: Sequence[str], limit: int = 3) -> list[str]:
+    """The lines of a program's last output that say what went wrong.
+
+    The last line alone loses the cause when a program says it twice (ffmpeg:
+    ``Unrecognized option 'bogus-option'.`` then ``Error splitting the
+    argument list: Option not found``): the last ``limit`` lines that look
+    like failures are kept, in order, without repeats and progress lines;
+    without any, the last line that is not progress."""
+    # ffmpeg's "[rtsp @ 0x55d9...]" addresses differ per run and mean nothing
+    # to an operator; without them, a failure repeated by restarts reads alike.
+    lines = [_ADDRESS.sub("]", ln.strip()) for ln in tail
+             if ln.strip() and not _PROGRESS.search(ln)]
+    failing = [ln for ln in lines if _FAILURE.search(ln)]
+    chosen = failing or lines[-1:]
+    unique: list[str] = []
+    for line in chosen:
+        if line in unique:
+            unique.remove(line)  # the latest occurrence keeps its place
+        unique.append(line)
+    return unique[-limit:]
+
+
 @dataclass(frozen=True)
 class StopTimeouts:
     """How long each step of the stop escalation may take, in seconds."""
 
     quit: float = 5.0  # graceful: after ``q`` and SIGINT (quit + interrupt in all)
     interrupt: float = 5.0
+    #: After quit + interrupt, the longest a stop keeps waiting for a process
+    #: that is visibly still finishing (its output still growing): a second
+    #: signal makes ffmpeg abandon its unwritten buffer and trailer, which cut
+    #: files at exactly 1 MiB under load.
+    finish: float = 30.0
     terminate: float = 3.0  # after SIGTERM; then SIGKILL
 
 
@@ -100,6 +141,8 @@ class SupervisedProcess:
         #: Wall-clock time (``time.time()``) just before the process was started.
         self.launched_at: float | None = None
         self._origins: list[float] = []
+        self._last_media_time: float | None = None
+        self._stop_sent_at: float | None = None
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
@@ -143,29 +186,42 @@ class SupervisedProcess:
         from ffmpeg's progress lines (``time=``: the media time written by
         then); ``None`` before the first one or for programs that print none.
 
-        The median of the first lines: a burst of buffered frames at the
-        start, or an encoder's delay, moves single readings, not the median."""
+        Once the process ended on our ``q``/SIGINT: the moment we asked
+        minus the media time of its last line (written after the encoder
+        was flushed, so an encoder's delay does not count). Before, or after
+        a crash: the median of the first lines, which a burst of buffered
+        frames at the start does not move (an encoder's delay does, making
+        the origin later: the trim then keeps more, never less)."""
         with self._lock:
             samples = sorted(self._origins)
+            last, asked = self._last_media_time, self._stop_sent_at
+        if (asked is not None and last is not None and self._stopped_by == "sigint"
+                and self.poll() is not None):
+            return asked - last
         return samples[len(samples) // 2] if samples else None
 
     def tail(self, n: int = 20) -> list[str]:
         with self._lock:
             return list(self._tail)[-n:]
 
-    def stop(self, timeouts: StopTimeouts | None = None) -> ExitInfo:
+    def stop(self, timeouts: StopTimeouts | None = None,
+             progress: Callable[[], object] | None = None) -> ExitInfo:
         """End the process gracefully: ``q`` on stdin together with one SIGINT
         (ffmpeg reads stdin only every 100 ms but acts on SIGINT at once; both
         make it finish its file), then SIGTERM, then SIGKILL.
 
-        Each step is bounded, so this returns within the sum of the timeouts
-        (plus a moment) whatever the child does.
+        ``progress`` returns something that changes while the process is
+        still doing useful work (the size of its output files): while it keeps
+        changing, the graceful wait goes on, up to ``timeouts.finish`` more
+        seconds. Each step is bounded, so this returns within the sum of the
+        timeouts (plus a moment) whatever the child does.
         """
         t = timeouts or StopTimeouts()
         proc = self._proc
         if proc is None:
             return ExitInfo(-1, "self", ())
         if proc.poll() is None:
+            self._stop_sent_at = time.time()
             if self.quit_command is not None:
                 try:
                     assert proc.stdin is not None
@@ -174,7 +230,7 @@ class SupervisedProcess:
                 except OSError:
                     pass  # the child closed stdin or died; the signals handle it
             self._signal(signal.SIGINT)
-            if self._wait(t.quit + t.interrupt):
+            if self._wait(t.quit + t.interrupt) or self._wait_while_finishing(t, progress):
                 self._stopped_by = "sigint"
         for step, sig, timeout in (
             ("sigterm", signal.SIGTERM, t.terminate),
@@ -203,6 +259,26 @@ class SupervisedProcess:
         self._signal(signal.SIGKILL)
 
     # -- internals ---------------------------------------------------------
+    def _wait_while_finishing(self, t: StopTimeouts, progress: Callable[[], object] | None) -> bool:
+        """After the graceful wait: go on waiting while ``progress`` changes
+        within each ``interrupt`` window, at most ``finish`` seconds; True if
+        the process ended."""
+        if progress is None or t.finish <= 0:
+            return False
+        deadline = time.monotonic() + t.finish
+        window = max(t.interrupt, 0.5)
+        last = progress()
+        changed = time.monotonic()
+        while time.monotonic() < deadline:
+            if self._wait(min(0.25, max(deadline - time.monotonic(), 0.0))):
+                return True
+            now = progress()
+            if now != last:
+                last, changed = now, time.monotonic()
+            elif time.monotonic() - changed >= window:
+                return False
+        return self._proc is not None and self._proc.poll() is not None
+
     def _wait(self, timeout: float) -> bool:
         assert self._proc is not None
         try:
@@ -232,9 +308,11 @@ class SupervisedProcess:
             pending = parts.pop()
             with self._lock:
                 for raw in parts:
-                    if len(self._origins) < ORIGIN_SAMPLES and (m := _MEDIA_TIME.search(raw)):
+                    if m := _MEDIA_TIME.search(raw):
                         h, mi, sec = m.groups()
-                        self._origins.append(wall - (int(h) * 3600 + int(mi) * 60 + float(sec)))
+                        self._last_media_time = int(h) * 3600 + int(mi) * 60 + float(sec)
+                        if len(self._origins) < ORIGIN_SAMPLES:
+                            self._origins.append(wall - self._last_media_time)
                     if raw:
                         self._tail.append(self.redacted(raw.decode("utf-8", "replace")))
         if pending:

@@ -3,7 +3,8 @@
 The scheduler calls :meth:`AgentRecordings.begin` at an event's start: the
 recording gets its directory and its row in the store before anything runs
 (the store is the truth), then a :class:`RecordingRun` supervises its inputs.
-When every input is done, :meth:`finish` decides ``capture_finished`` (some
+When every input is done, :meth:`finish` checks every track
+(:mod:`ocframe.media_check`), then decides ``capture_finished`` (some usable
 media) or ``capture_error`` (none) and wakes the ingest queue.
 """
 
@@ -13,7 +14,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,13 @@ from .capture import RecordingRun
 from .config import AgentConfig
 from .disk import DiskMonitor
 from .events import EventBus
+from .ffmpeg import find_ffmpeg
 from .inputs import InputSet
+from .media_check import check_segment
 from .model import Event, RecordingState, StateChange, printable, safe_name, unique_name
 from .reporter import CoreReporter
 from .scheduler import Scheduler
-from .store import RecordingStore
+from .store import RecordingStore, Segment
 
 
 @dataclass
@@ -49,6 +52,15 @@ class RecordingParts:
     wake_ingest: Callable[[], None]
     #: When to launch each input of an event (UNIX seconds; see runtime).
     launch_plan: Callable[[Event], dict[str, float]] = lambda event: {}
+
+
+@dataclass
+class MediaCheck:
+    """What the media check found in all segments of a recording."""
+
+    usable: bool = False
+    checked: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 class AgentRecordings:
@@ -161,14 +173,47 @@ class AgentRecordings:
             # A segment's end (and its files) never reached the store: only
             # recovery, reading the files, can tell what was recorded.
             raise sqlite3.OperationalError("a segment's end is missing from the store")
-        have_media = any(seg.tracks for seg in segments)
+        check = self._check_media(run.recording_id, segments, run.captured_seconds)
+        have_media = check.usable
         if have_media:
-            p.set_state(run.recording_id, RecordingState.CAPTURE_FINISHED, "; ".join(run.errors))
+            detail = "; ".join([*run.errors, *check.notes])
+            if check.notes:
+                detail = f"partly usable media: {detail}"
+            p.set_state(run.recording_id, RecordingState.CAPTURE_FINISHED, detail)
             self.permanent_error = None
         else:
-            reason = "; ".join(run.errors) or "no media produced"
+            reason = "; ".join(run.errors + check.notes) or "no media produced"
+            if check.checked and not run.errors:
+                reason = f"no usable media: {reason}"
             p.set_state(run.recording_id, RecordingState.CAPTURE_ERROR, reason, error=reason)
             if run.permanent_failure:
                 self.permanent_error = reason
             self.log.error("recording %s failed: %s", run.recording_id, reason)
         return have_media
+
+    def _check_media(self, recording_id: str, segments: list[Segment],
+                     captured: dict[tuple[str, int], float]) -> MediaCheck:
+        """Probe every segment's media before the recording counts as
+        captured; drop what is unusable, keep repaired copies (see
+        :mod:`ocframe.media_check`)."""
+        p = self.parts
+        ffmpeg = p.inputs.tools.get("ffmpeg") or find_ffmpeg()
+        out = MediaCheck()
+        for seg in segments:
+            if not seg.tracks:
+                continue
+            # How long it captured, known for this process's own captures only
+            # (the store's end comes after the files were collected).
+            ran = captured.get((seg.input, seg.segment))
+            result = check_segment(seg.tracks, ran, ffmpeg, label=f"{seg.input} #{seg.segment}")
+            out.checked = True
+            out.notes.extend(result.notes)
+            out.usable = out.usable or bool(result.kept)
+            if result.changed:
+                dropped = [n for n in result.notes if " dropped: " in n]
+                error = "; ".join(filter(None, [seg.error, *dropped])) or None
+                # Stored as the segment's files (its end and trim kept).
+                p.store.end_segment(recording_id, seg.input, seg.segment, result.kept, error,
+                                    media_origin=seg.media_origin, trim_to=seg.trim_to,
+                                    ended=seg.ended)
+        return out

@@ -241,13 +241,14 @@ class RecordingStore:
 
     def end_segment(self, recording_id: str, input_name: str, segment: int,
                     tracks: list[Track], error: str | None,
-                    media_origin: float | None = None, trim_to: float | None = None) -> None:
+                    media_origin: float | None = None, trim_to: float | None = None,
+                    ended: float | None = None) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE segments SET ended = ?, error = ?, tracks_json = ?, media_origin = ?,"
                 " trim_to = ? WHERE recording_id = ? AND input = ? AND segment = ?",
-                (time.time(), error, json.dumps([t.to_json() for t in tracks]), media_origin,
-                 trim_to, recording_id, input_name, segment),
+                (ended or time.time(), error, json.dumps([t.to_json() for t in tracks]),
+                 media_origin, trim_to, recording_id, input_name, segment),
             )
 
     def segments(self, recording_id: str) -> list[Segment]:

@@ -120,9 +120,11 @@ def toml_value(value: Any) -> str:
     if isinstance(value, BaseModel):
         return toml_value(value.model_dump())
     if isinstance(value, dict):
-        if not value:
+        # TOML has no null: a key left unset is simply not written.
+        items = {k: v for k, v in value.items() if v is not None}
+        if not items:
             return "{}"
-        return "{ " + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in items.items()) + " }"
     if isinstance(value, list | tuple | set | frozenset):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(f"no TOML form for {value!r}")

@@ -2,7 +2,10 @@
 
 - :mod:`ocframe.testing.drivers`: test a driver through its contract
   (``input_spec``, ``capture_context``, ``wait_media_time``);
-- :mod:`ocframe.testing.media`: what ffprobe says about produced files;
+- :mod:`ocframe.testing.media`: what ffprobe says about produced files, and
+  whether ffmpeg decodes them;
+- :mod:`ocframe.testing.conformance`: the driver conformance kit (a pytest
+  base class; docs/driver-conformance.md);
 - :mod:`ocframe.testing.harness`: run whole agents against a core.
 
 The Opencast core simulator and its pytest fixtures are the ``ocframe_simulator``

@@ -61,6 +61,16 @@ def recorded_for(seconds: float, start: datetime, end: datetime, tolerance: floa
     return window - tolerance <= seconds <= window + LeadPolicy().lead([]) + tolerance
 
 
+def covers_window(seconds: float, start: datetime, end: datetime, tolerance: float,
+                  keyframe_interval: float = 2.0) -> bool:
+    """Whether an ingested track of ``seconds`` covers the window from
+    ``start`` to ``end``: cut at the key frame at or before the window's start
+    (see :mod:`ocframe.trim`), so at least the window and at most one
+    ``keyframe_interval`` (the testsrc driver's: 2 s) longer."""
+    window = (end - start).total_seconds()
+    return window - tolerance <= seconds <= window + keyframe_interval + tolerance
+
+
 def agent(
     name: str,
     inputs: list[dict[str, Any]] | None = None,

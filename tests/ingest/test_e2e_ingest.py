@@ -23,8 +23,7 @@ def md5(path: Path) -> str:
 
 
 def recorded(running: InProcessAgent, uid: str) -> dict[str, str]:
-    """flavor -> MD5 of what the agent uploads: its recording, trimmed to the
-    window if the input was launched ahead of it."""
+    """What the agent uploads: its segments joined, and cut to the window."""
     rec = running.service.store.get(uid)
     assert rec is not None and rec.package is not None
     return {t.flavor: md5(t.path) for t in rec.package.tracks}

@@ -155,3 +155,29 @@ def test_ffmpeg_progress_places_the_media_on_the_wall_clock() -> None:
     finally:
         proc.kill()
         proc.exit_info()
+
+
+def test_after_our_stop_the_origin_is_the_stop_minus_the_last_media_time() -> None:
+    """An encoder holds frames back, so early progress lines lag the media;
+    the line written after our stop (the encoder flushed) does not."""
+    script = ("import signal, sys, time\n"
+              "def bye(*_):\n"
+              "    sys.stderr.write('frame=99 time=00:00:07.50 bitrate=N/A speed=1x\\n')\n"
+              "    sys.stderr.flush(); sys.exit(0)\n"
+              "signal.signal(signal.SIGINT, bye)\n"
+              "sys.stderr.write('frame=1 time=00:00:00.10 bitrate=N/A\\r'); sys.stderr.flush()\n"
+              "time.sleep(30)\n")
+    proc = SupervisedProcess([sys.executable, "-c", script], name="fake-encoder",
+                             quit_command=None)
+    proc.start()
+    deadline = time.monotonic() + 10
+    while proc.media_origin() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    early = proc.media_origin()
+    assert early is not None
+    asked = time.time()
+    info = proc.stop()
+    assert info.stopped_by == "sigint"
+    origin = proc.media_origin()
+    assert origin is not None and abs(origin - (asked - 7.5)) < 0.5
+    assert origin < early  # the early reading lagged

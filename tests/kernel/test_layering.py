@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("contracts", ["ocframe.driver", "ocframe.ingest", "ocframe.hookspecs"]),
     ("registry and storage", ["ocframe.plugins", "ocframe.store_schema", "ocframe.store",
                               "ocframe.schedule", "ocframe.segments", "ocframe.trim",
-                              "ocframe.launches"]),
+                              "ocframe.launches", "ocframe.media_check"]),
     ("stations", ["ocframe.events", "ocframe.scheduler", "ocframe.capture", "ocframe.reporter",
                   "ocframe.uploader", "ocframe.calendar_poll", "ocframe.disk",
                   "ocframe.inputs", "ocframe.health"]),

@@ -62,13 +62,17 @@ def wait_for_state(
     timeout: float,
     interval: float,
     fail_on: tuple[str, ...] = ("error",),
+    not_yet: list[float] | None = None,
 ) -> dict[str, Any]:
     """Poll ``rid``'s status until ``want``; raise :class:`CaptureError` on a
-    state in ``fail_on`` or at the deadline. Transient failures are retried."""
+    state in ``fail_on`` or at the deadline. Transient failures are retried.
+    ``not_yet`` gets the wall-clock time each poll that did not show ``want``
+    was sent: the state changed after the last of them."""
     deadline = time.monotonic() + timeout
     last: dict[str, Any] = {}
     problem = ""
     while True:
+        asked = time.time()
         try:
             last = client.status(rid)
             problem = ""
@@ -79,6 +83,8 @@ def wait_for_state(
         state = last.get("state")
         if state == want and not problem:
             return last
+        if not_yet is not None and not problem:
+            not_yet.append(asked)
         if state in fail_on and not problem:
             why = last.get("description") or "no description"
             raise CaptureError(f"Pearl recorder {rid} is in state {state!r}: {why}")
@@ -120,6 +126,13 @@ class RestCapture(CaptureHandle):
         #: (``None`` when the archive could not be listed then).
         self.before: set[str] | None = None
         self.successor_before: set[str] | None = None
+        #: Wall-clock time (UNIX seconds) the recording began at the latest
+        #: poll that still did not show it started: never after its real
+        #: start, so trimming a pre-roll to it never cuts into the window.
+        self.recording_since: float | None = None
+
+    def media_origin(self) -> float | None:
+        return self.recording_since
 
     def poll(self) -> str | None:
         if self.ended is not None or self.stopped is not None:
@@ -157,7 +170,7 @@ class RestCapture(CaptureHandle):
                     self.rid,
                     "stopped",
                     timeout=self.settings.stop_timeout,
-                    interval=self.settings.poll_interval,
+                    interval=self.settings.transition_poll_interval,
                     fail_on=("error", "disabled"),
                 )
             except (PearlError, CaptureError) as exc:
@@ -313,7 +326,7 @@ class LegacyCapture(CaptureHandle):
             try:
                 self.client.set(rec_enabled="")
                 while self.client.recording() and time.monotonic() < deadline:
-                    time.sleep(self.settings.poll_interval)
+                    time.sleep(self.settings.transition_poll_interval)
             except PearlError as exc:
                 self.ctx.logger.error("stopping Pearl channel %s: %s", self.client.channel, exc)
 

@@ -197,21 +197,26 @@ class EpiphanDriver(Driver):
                     )
                     started -= timedelta(seconds=running_for)
                     before = None
+                    since = None  # its file began before we knew of it
                 else:
                     before = self._archive_snapshot(client, rid, ctx)
+                    requested = time.time()
                     self._request_start(client, rid, name, ctx)
+                    not_yet = [requested]
                     try:
                         wait_for_state(
                             client,
                             rid,
                             "started",
                             timeout=s.start_timeout,
-                            interval=s.poll_interval,
+                            interval=s.transition_poll_interval,
                             fail_on=("error", "disabled"),
+                            not_yet=not_yet,
                         )
                     except CaptureError:
                         self._abandon(client, rid)
                         raise
+                    since = not_yet[-1]
             except PearlError as exc:
                 client.close()
                 raise CaptureError(exc.message, permanent=exc.auth_failed) from None
@@ -222,6 +227,7 @@ class EpiphanDriver(Driver):
                 ctx, s, client, rid, name, started, self._transition, self._claimed_ids
             )
             handle.before = before
+            handle.recording_since = since
             previous, self._last_rest = self._last_rest, handle
             if previous is not None and previous.stopped is not None:
                 previous.successor_before = before
@@ -266,7 +272,7 @@ class EpiphanDriver(Driver):
                     attempt,
                     s.start_retries,
                 )
-                time.sleep(s.retry_backoff)
+                time.sleep(s.start_retry_delay(attempt))
 
     def _abandon(self, client: PearlClient, rid: str) -> None:
         """A start that timed out may still succeed later; do not leave the
@@ -299,7 +305,7 @@ class EpiphanDriver(Driver):
                                 f"Pearl channel {s.channel} did not start "
                                 f"within {s.start_timeout:g}s"
                             )
-                        time.sleep(s.poll_interval)
+                        time.sleep(s.transition_poll_interval)
             except PearlError as exc:
                 client.close()
                 raise CaptureError(exc.message, permanent=exc.status in (401, 404)) from None
@@ -319,7 +325,7 @@ class EpiphanDriver(Driver):
                 if not exc.transient or attempt >= s.start_retries:
                     raise
                 ctx.logger.warning("Pearl start refused (%s); retrying", exc.message)
-                time.sleep(s.retry_backoff)
+                time.sleep(s.start_retry_delay(attempt + 1))
 
     def close(self) -> None:
         with self._cache_lock:

@@ -39,10 +39,23 @@ class EpiphanSettings(DriverSettings):
     keep_uploads: bool = Field(True, description="legacy: leave the files in upload_dir")
     request_timeout: float = Field(10.0, gt=0, description="seconds per HTTP request")
     poll_interval: float = Field(1.0, gt=0, description="seconds between status polls")
+    transition_poll_interval: float = Field(
+        0.1, gt=0, description="seconds between status polls while a start or stop is pending"
+    )
     start_timeout: float = Field(30.0, gt=0, description="until the recorder reports started")
     stop_timeout: float = Field(30.0, gt=0, description="until the recorder reports stopped")
-    start_retries: int = Field(3, ge=0, description="retries of a start answered 503/busy")
+    start_retries: int = Field(5, ge=0, description="retries of a start answered 503/busy")
+    start_retry_backoff: float = Field(
+        0.25, ge=0,
+        description="seconds before the first retry of a start; doubled for each next one,"
+        " up to retry_backoff",
+    )
     retry_backoff: float = Field(2.0, ge=0, description="seconds between retries")
+
+    def start_retry_delay(self, retry: int) -> float:
+        """Seconds before start retry number ``retry`` (1, 2, ...): sub-second
+        at first, since every second waited is a second of lecture missing."""
+        return min(self.retry_backoff, self.start_retry_backoff * 2 ** (retry - 1))
     archive_timeout: float = Field(
         300.0, gt=0, description="REST: wait this long for files to finish after stop"
     )

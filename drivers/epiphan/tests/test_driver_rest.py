@@ -298,3 +298,58 @@ def test_registered_as_entry_points() -> None:
     assert drivers["epiphan"].load() is EpiphanDriver
     commands = {e.name: e for e in entry_points(group="ocframe.commands")}
     assert callable(commands["pearl-emulator"].load())
+
+
+# Issue 12 point 4: with the former 2 s retry backoff and 1 s status polls, a
+# start refused once took 4.1 s to report ``started``, and the Pearl's file
+# began about 4 s into the event.
+DEFAULT_TIMING = {"poll_interval": 1.0, "retry_backoff": 2.0}
+
+
+def test_a_start_refused_once_is_retried_and_seen_started_promptly(
+    pearl: PearlEmulator, make_driver: DriverFactory, make_ctx: ContextFactory
+) -> None:
+    pearl.faults.fail_next("start", count=1, status=503)
+    driver = make_driver(pearl, **DEFAULT_TIMING)  # the shipped sub-second start timing
+    began = time.monotonic()
+    handle = driver.start(make_ctx(driver))
+    reported = time.monotonic()
+    try:
+        assert pearl.request_counts["start"] == 2
+        started_at = pearl.device.recorders["1"].started_at
+        assert started_at is not None
+        # The retry came after 0.25 s, and ``started`` was seen within one
+        # 0.1 s poll of the Pearl reaching it (plus request time on a busy box).
+        assert started_at - began < 0.25 + pearl.start_delay + 0.5
+        assert reported - started_at < 0.1 + 0.3, reported - started_at
+        # Where the Pearl's file begins, for the kernel's pre-roll and trim: never
+        # after the recorder really started, and within a poll or so before it.
+        origin = handle.media_origin()
+        really = time.time() - (time.monotonic() - started_at)
+        assert origin is not None and origin <= really + 0.005
+        assert really - origin < 0.1 + 0.3, really - origin
+    finally:
+        handle.stop()
+
+
+def test_a_recorder_taken_over_has_no_known_media_origin(
+    pearl: PearlEmulator, make_driver: DriverFactory, make_ctx: ContextFactory
+) -> None:
+    pearl.device.start("1")
+    assert pearl.device.status("1")["state"] in ("starting", "started")
+    driver = make_driver(pearl)
+    deadline = time.monotonic() + 10
+    while pearl.state("1") != "started" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    handle = driver.start(make_ctx(driver))
+    try:
+        assert handle.media_origin() is None  # its file began before we knew of it
+    finally:
+        handle.stop()
+
+
+def test_start_retries_wait_sub_second_at_first_and_about_as_long_in_all() -> None:
+    settings = EpiphanDriver.Settings(url="http://pearl.example")
+    delays = [settings.start_retry_delay(n) for n in range(1, settings.start_retries + 1)]
+    assert delays == [0.25, 0.5, 1.0, 2.0, 2.0]
+    assert 5.0 <= sum(delays) <= 7.0  # a busy Pearl gets as long as before (3 x 2 s)

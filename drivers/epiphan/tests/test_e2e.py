@@ -44,6 +44,27 @@ def pearl(tmp_path: Path, pearl_password: str, monkeypatch: pytest.MonkeyPatch):
         yield emulator
 
 
+def downloaded(running: Any, uid: str, input_name: str = "presenter") -> Path:
+    """The file the driver brought home from the Pearl (before any trim)."""
+    [segment] = [s for s in running.service.store.segments(uid) if s.input == input_name]
+    [track] = segment.tracks
+    # Launched ahead, and the Pearl said where its file begins: before the window.
+    assert segment.media_origin is not None and segment.trim_to is not None
+    assert segment.media_origin < segment.trim_to
+    return Path(track.path)
+
+
+def assert_trimmed_to_the_window(ingested: Path, pearl_file: Path, seconds: float = 5.0) -> None:
+    """The Pearl was launched ahead of the event (the kernel's pre-roll) and
+    reported where its file begins: what reaches the core is a lossless cut
+    of the Pearl's file that starts at the window or up to one key-frame
+    interval before it (the emulator's files have few key frames)."""
+    from ocframe.testing.media import duration
+
+    whole, cut = duration(pearl_file), duration(ingested)
+    assert seconds - 1.0 <= cut <= whole + 0.05, (cut, whole)  # remuxing rounds a little
+
+
 def schedule(sim: Any, seconds: float = 5.0) -> str:
     start = harness.soon(2)
     return sim.add_event(agent="room-1", start=start, end=start + timedelta(seconds=seconds))
@@ -68,14 +89,16 @@ def test_rest_and_legacy_inputs_ingest_the_pearl_files(
         tmp_path / "agent", opencast_simulator, agents=[harness.agent("room-1", inputs)]
     )
     uid = schedule(opencast_simulator)
-    with harness.InProcessAgent(cfg):
+    with harness.InProcessAgent(cfg) as running:
         ingest = opencast_simulator.wait_for_ingest(uid, timeout=90)
+        home = downloaded(running, uid)
     assert ingest is not None
     by_flavor = {t.flavor: t for t in ingest.tracks}
     assert set(by_flavor) == {"presenter/source", "presentation/source"}
     rest_file = pearl.wait_finished("1")[0].path
     legacy_file = pearl.wait_finished("m1")[0].path
-    assert by_flavor["presenter/source"].path.read_bytes() == rest_file.read_bytes()
+    assert home.read_bytes() == rest_file.read_bytes()
+    assert_trimmed_to_the_window(by_flavor["presenter/source"].path, rest_file)
     assert by_flavor["presentation/source"].path.read_bytes() == legacy_file.read_bytes()
     history = [s for _, s in opencast_simulator.recording_state_history(uid)]
     assert "capturing" in history and "capture_error" not in history
@@ -90,12 +113,14 @@ def test_start_503_retried_then_ingested(
         tmp_path / "agent", opencast_simulator, agents=[harness.agent("room-1", inputs)]
     )
     uid = schedule(opencast_simulator)
-    with harness.InProcessAgent(cfg):
+    with harness.InProcessAgent(cfg) as running:
         ingest = opencast_simulator.wait_for_ingest(uid, timeout=90)
+        home = downloaded(running, uid)
     assert ingest is not None
     assert pearl.request_counts["start"] == 3
     [track] = ingest.tracks
-    assert track.path.read_bytes() == pearl.wait_finished("1")[0].path.read_bytes()
+    assert home.read_bytes() == pearl.wait_finished("1")[0].path.read_bytes()
+    assert_trimmed_to_the_window(track.path, home)
 
 
 def test_start_503_beyond_retries_is_capture_error(
@@ -122,11 +147,13 @@ def test_download_cut_mid_file_is_resumed(
         tmp_path / "agent", opencast_simulator, agents=[harness.agent("room-1", inputs)]
     )
     uid = schedule(opencast_simulator)
-    with harness.InProcessAgent(cfg):
+    with harness.InProcessAgent(cfg) as running:
         ingest = opencast_simulator.wait_for_ingest(uid, timeout=90)
+        home = downloaded(running, uid)
     assert ingest is not None
     assert pearl.request_counts["download"] == 3
     [track] = ingest.tracks
     produced = pearl.wait_finished("1")[0]
-    assert track.size == produced.size
-    assert track.path.read_bytes() == produced.path.read_bytes()
+    assert home.stat().st_size == produced.size
+    assert home.read_bytes() == produced.path.read_bytes()
+    assert_trimmed_to_the_window(track.path, home)

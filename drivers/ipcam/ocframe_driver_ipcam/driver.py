@@ -244,7 +244,15 @@ class IpCamDriver(CommandDriver):
         ext, fmt, mime = CONTAINERS[s.container]
         opts, target, fifo, redact = self._input(self.stream_url())
         path = ctx.directory / f"{safe_name(ctx.input.name)}.{ext}"
-        graph = ff.output(ff.input(target, **opts), str(path), c="copy", map="0", f=fmt)
+        # Frames reach the disk as they arrive (Matroska in clusters of at most
+        # 1 s), not in ffmpeg's output buffer: a capture killed under load
+        # loses its trailer, not its last buffer (the header-only and cut-at-
+        # 1-MiB files of the shared-camera run); the stop sees the file grow.
+        out_opts: dict[str, str] = {"flush_packets": "1"}
+        if fmt == "matroska":
+            out_opts["cluster_time_limit"] = "1000"
+        graph = ff.output(ff.input(target, **opts), str(path), c="copy", map="0", f=fmt,
+                          **out_opts)
         graph = graph.global_args("-hide_banner", "-stats_period", "1")
         argv = ff.compile_args(graph.overwrite_output(), self.ffmpeg)
         cmd = CaptureCommand(

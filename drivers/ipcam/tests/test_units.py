@@ -120,3 +120,17 @@ def test_direct_mode_redacts_instead(make_driver, make_ctx) -> None:
     assert "hunter2" in command.redact
     assert command.outputs[0].path.name == "camera.ts"
     assert command.outputs[0].mimetype == "video/mp2t"
+
+
+def test_frames_are_written_as_they_arrive(make_driver, make_ctx) -> None:
+    """A capture killed under load must not lose a buffer's worth of frames
+    (the header-only and 1-MiB files of the shared-camera run)."""
+    for container, extra in (("mkv", ("-cluster_time_limit", "1000")), ("ts", None)):
+        driver = make_driver(url="rtsp://10.0.0.5/live", container=container)
+        argv = list(driver.command(make_ctx(driver)).argv)
+        out = argv[argv.index("-i") + 2:]
+        assert out[out.index("-flush_packets") + 1] == "1"
+        if extra:
+            assert out[out.index(extra[0]) + 1] == extra[1]
+        else:
+            assert "-cluster_time_limit" not in out

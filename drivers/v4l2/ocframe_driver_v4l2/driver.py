@@ -62,6 +62,11 @@ class V4l2Settings(CommandDriverSettings):
     encoder_options: dict[str, str] = Field(
         default_factory=lambda: {"preset": "veryfast"}, description="options of that encoder",
     )
+    keyframe_interval: float = Field(
+        2.0, gt=0, le=60,
+        description="seconds between key frames when encoding: where players seek and where"
+        " a start launched ahead of the window is cut at upload",
+    )
     container: Literal["mkv", "mp4", "ts"] = Field(
         "mkv", description="file format of the recording",
     )
@@ -245,7 +250,11 @@ class V4l2Driver(CommandDriver):
                     s.container,
                     s.encoder,
                 )
-            vopts = {"c:v": s.encoder, **s.encoder_options}
+            # Key frames by time, whatever the encoder and the camera's rate;
+            # x264's default (every 250 frames) left 10 s that could not be cut.
+            vopts = {"c:v": s.encoder,
+                     "force_key_frames": f"expr:gte(t,n_forced*{s.keyframe_interval:g})",
+                     **s.encoder_options}
         base = safe_name(ctx.input.name)
         video_path = ctx.directory / f"{base}.{s.container}"
         outputs = [CommandOutput(video_path, ctx.input.flavor, VIDEO_MIME[s.container])]

@@ -1,0 +1,1 @@
+"""Package data: templates of ``ocframe new-driver`` (see ocframe/scaffold.py)."""
