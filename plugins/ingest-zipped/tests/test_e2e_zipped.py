@@ -19,11 +19,7 @@ def md5(path: Path) -> str:
 
 
 def recorded(running: InProcessAgent, uid: str) -> dict[str, str]:
-<<<<<<< HEAD
-    # What the agent uploads: trimmed to the window if launched ahead of it.
-=======
     """What the agent uploads: its segments joined, and cut to the window."""
->>>>>>> main
     rec = running.service.store.get(uid)
     assert rec is not None and rec.package is not None
     return {t.flavor: md5(t.path) for t in rec.package.tracks}
