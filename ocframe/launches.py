@@ -35,6 +35,10 @@ SLOT = 0.1
 #: A launch is moved at most this much earlier to find a free slot; beyond,
 #: slots are shared (100 rooms at once still start, only less spread).
 MAX_SHIFT = 5.0
+#: A recording is begun (its store row, directory and threads) this long
+#: before its first launch, so that writing them is never what makes a
+#: launch late when a hundred rooms begin at once.
+PREPARE_AHEAD = 2.0
 #: Launch-to-media times kept per input: enough to ride out one slow start,
 #: few enough to follow a camera that got faster or slower.
 LATENCY_SAMPLES = 5
@@ -157,8 +161,8 @@ class AgentLaunches:
             self._plans.clear()
 
     def max_lead(self) -> float:
-        """The most any input of this agent is launched ahead of its window."""
-        return self.config.max_lead + MAX_SHIFT if self.config.auto_lead else 0.0
+        """The most any recording of this agent is begun ahead of its window."""
+        return self.config.max_lead + MAX_SHIFT + PREPARE_AHEAD if self.config.auto_lead else 0.0
 
     def plan(self, event: Event) -> dict[str, float]:
         """When to launch each input of ``event`` (UNIX seconds): ahead of the
@@ -187,8 +191,10 @@ class AgentLaunches:
             return plan
 
     def begin_at(self, event: Event) -> datetime:
-        """When the recording of ``event`` begins: its first input's launch."""
+        """When the recording of ``event`` begins: a moment before its first
+        input's launch (its inputs then wait for their own)."""
         plan = self.plan(event)
-        if not plan:
-            return event.start - timedelta(seconds=self.config.preroll)
-        return datetime.fromtimestamp(min(plan.values()), UTC)
+        window = event.start - timedelta(seconds=self.config.preroll)
+        if not plan or not self.config.auto_lead:
+            return window
+        return datetime.fromtimestamp(min(plan.values()) - PREPARE_AHEAD, UTC)

@@ -103,7 +103,7 @@ class AgentRecordings:
         ahead = window.timestamp() - time.time()
         self.log.info("recording %s (%s) with %s until %s%s", printable(event.uid),
                       printable(event.title), ", ".join(inputs), event.end.isoformat(),
-                      f", launched {ahead:.1f} s ahead" if ahead > 0.05 else "")
+                      f", begun {ahead:.1f} s ahead of its window" if ahead > 0.05 else "")
         p.scheduler.adopt(event.uid, run)  # before the agent state is computed below
         run.on_announce = self._announce
         if ahead > 0:
