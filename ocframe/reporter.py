@@ -51,6 +51,9 @@ class CoreReporter:
         # Every transition is sent, in order: the core's history should show
         # capture_finished and uploading, not only the latest state.
         self._pending_recordings: list[tuple[str, str]] = []
+        # Recordings the core answered 404 for (not a scheduled event, e.g. an
+        # unscheduled one): their states go on change only, not every heartbeat.
+        self._unknown_recordings: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._last_agent_state: str | None = None
@@ -133,7 +136,8 @@ class CoreReporter:
                 # The core wants recording states regularly during a recording.
                 for rid, rstate in self._active().items():
                     with self._lock:
-                        if (rid, rstate) not in self._pending_recordings:
+                        if (rid not in self._unknown_recordings
+                                and (rid, rstate) not in self._pending_recordings):
                             self._pending_recordings.append((rid, rstate))
         while True:
             with self._lock:
@@ -141,9 +145,12 @@ class CoreReporter:
                     break
                 rid, rstate = self._pending_recordings[0]
             known = self.client.set_recording_state(rid, rstate)
-            if not known:
-                log.warning("%s: the core does not know recording %s (404); state %s not"
-                            " recorded there", self.agent, rid, rstate)
+            if known:
+                self._unknown_recordings.discard(rid)
+            elif rid not in self._unknown_recordings:
+                self._unknown_recordings.add(rid)
+                log.warning("%s: the core does not know recording %s (404: not a scheduled"
+                            " event); its states are sent on change only", self.agent, rid)
             with self._lock:
                 self._pending_recordings.pop(0)
         caps_due = now - self._last_caps_post >= self.capabilities_interval

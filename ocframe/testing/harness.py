@@ -147,6 +147,24 @@ def _is_table_list(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
 
 
+def only_plugins(*names: str) -> dict[str, Any]:
+    """A ``[plugins]`` table loading only the installed plugins, drivers and
+    ingest methods named (entry point names); every other one installed is
+    disabled before it is imported. A test then depends on what it names, not
+    on what else the environment holds: a half-installed third-party plugin
+    cannot log an error into it.
+
+    ``write_config(..., extra={"plugins": only_plugins("testsrc", "multirequest")})``
+    """
+    from importlib.metadata import entry_points
+
+    from ..plugins import GROUP_DRIVERS, GROUP_INGEST, GROUP_PLUGINS
+
+    installed = {ep.name for group in (GROUP_PLUGINS, GROUP_DRIVERS, GROUP_INGEST)
+                 for ep in entry_points(group=group)}
+    return {"disabled": sorted(installed - set(names))}
+
+
 def write_config(
     directory: Path,
     sim: Core,

@@ -125,3 +125,25 @@ def test_switching_method_in_running_agent(opencast_simulator: OpencastSimulator
         check_single_ingest(sim, running, second)
     methods = [(i.mediapackage_id, i.method) for i in sim.ingests]
     assert methods == [(first, "multi"), (second, "zipped")]
+
+
+@pytest.mark.parametrize("method", ["multirequest", "single", "zipped", "chunked"])
+def test_ingest_goes_where_the_registry_says(opencast_simulator_factory: Any, tmp_path: Path,
+                                             method: str) -> None:
+    """A distributed core: ingest on another host, which alone serves /ingest.
+    The agent must take the ingest endpoint from the registry (and trust it)."""
+    sim = opencast_simulator_factory(ingest_host="127.0.0.2")
+    ingest_addr = sim.ingest_url.removeprefix("http://")
+    uid = sim.add_event(agent="room-1", start=soon(1), end=soon(4))
+    cfg = write_config(tmp_path, sim, extra={"core": {"trusted_hosts": [sim.ingest_url]}},
+                       agents=[agent("room-1", method=method,
+                                     ingest_settings=SETTINGS.get(method))])
+    with InProcessAgent(cfg) as running:
+        check_single_ingest(sim, running, uid)
+    ingest_calls = [r for r in sim.requests if r.path.startswith("/ingest/")]
+    assert ingest_calls
+    assert {(r.listener, r.host) for r in ingest_calls} == {("ingest", ingest_addr)}
+    # Nothing was tried at the wrong node first.
+    assert [r.path for r in sim.requests if r.status == 404] == []
+    assert all(r.listener == "core" for r in sim.requests
+               if r.path.startswith(("/capture-admin/", "/recordings/", "/upload/")))

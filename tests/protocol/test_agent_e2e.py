@@ -3,7 +3,9 @@ per-event properties, and the permanent schedule cache."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from ocframe.testing.harness import (
     InProcessAgent,
     agent,
     launched_for,
+    only_plugins,
     soon,
     testsrc_input,
     write_config,
@@ -78,6 +81,16 @@ def test_bad_calendar_answer_one_line_keep_schedule_recover(
             return sum(r.path == "/recordings/calendars" for r in sim.requests)
 
         before = polls()
+        # Polls that went out while the core was down leave no trace in its
+        # request log: count them at the poller.
+        polls_done: list[float] = []
+        real_poll = rt.calendar.poll
+
+        def counted_poll() -> None:
+            real_poll()
+            polls_done.append(time.monotonic())
+
+        rt.calendar.poll = counted_poll  # type: ignore[method-assign]
         if kind == "down":
             sim.go_down()
         elif kind == "broken_calendar":
@@ -107,8 +120,11 @@ def test_bad_calendar_answer_one_line_keep_schedule_recover(
             if kind != "down":  # several polls fail...
                 assert sim.wait_for(lambda: polls() >= before + 3, 15)
             else:
-                import time
-                time.sleep(3)
+                down_since = len(polls_done)
+                deadline = time.monotonic() + 30
+                while len(polls_done) < down_since + 3:
+                    assert time.monotonic() < deadline, "the agent stopped polling"
+                    time.sleep(0.05)
             lines = [m for m in errors(caplog, "ocframe.agent") if "calendar" in m]
             assert len(lines) == 1, lines  # ...and say so once
         assert [e.uid for e in rt.scheduler.events()] == [uid]  # the schedule is kept
@@ -211,14 +227,36 @@ def sim_calendar(sim: OpencastSimulator) -> bytes:
 def test_digest_agent_records_and_ingests(
     opencast_simulator_factory: Any, agent_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sim = opencast_simulator_factory(auth="digest", nonce_lifetime=2.0)
+    sim = opencast_simulator_factory(auth="digest")  # the core's nonce lifetime, 300 s
     caplog.set_level(logging.INFO)
+    # Only what it uses: another installed plugin's error must not fail this test.
     cfg = write_config(agent_dir, sim, agents=[agent("room-1")], auth="digest",
-                       user="opencast_system_account", password="CHANGE_ME")
+                       user="opencast_system_account", password="CHANGE_ME",
+                       extra={"plugins": only_plugins("testsrc", "multirequest")})
     uid = sim.add_event("room-1", soon(2), soon(5))
-    with InProcessAgent(cfg):
-        assert sim.wait_for_ingest(uid, timeout=60) is not None
+    expired_at: list[int] = []
+
+    def expire_on_capture_finished(entry: Any) -> None:
+        # The nonce goes stale between capture and upload, as 300 s of a
+        # long recording would make it.
+        if not expired_at and sim.recording_state(uid) == "capture_finished":
+            expired_at.append(len(sim.requests))
+            sim.expire_nonces()
+
+    sim.request_listeners.append(expire_on_capture_finished)
+    with InProcessAgent(cfg) as running:
+        ingest = sim.wait_for_ingest(uid, timeout=60)
+        assert ingest is not None
         assert sim.wait_for_recording_state(uid, "upload_finished", 30)
+        rec = running.service.store.get(uid)
+        assert rec is not None and rec.package is not None
+        recorded = rec.package.tracks  # the files it uploaded (trimmed to the window)
+    assert expired_at, "the nonce was never made stale"
+    assert any(r.status == 401 for r in sim.requests[expired_at[0]:])  # met and handled
+    # One workflow with the recorded media, each track stored once.
+    assert sim.workflows_started(uid) == 1
+    assert [t.md5 for t in ingest.tracks] == [
+        hashlib.md5(t.path.read_bytes()).hexdigest() for t in recorded]
     assert [r.status for r in sim.requests if r.path == "/ingest/addTrack"] == [200]
     assert not errors(caplog, "ocframe")
 

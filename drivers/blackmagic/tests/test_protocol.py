@@ -10,6 +10,7 @@ import pytest
 from ocframe_driver_blackmagic.client import (
     HyperDeckClient,
     HyperDeckCommandError,
+    HyperDeckConnectionError,
     HyperDeckRejected,
 )
 from ocframe_driver_blackmagic.protocol import (
@@ -189,14 +190,76 @@ def test_client_routes_508_sent_before_208(deck: HyperDeckEmulator) -> None:
     client.close()
 
 
-def test_client_timeout_closes_rather_than_desynchronise(deck: HyperDeckEmulator) -> None:
+def test_client_notices_a_dropped_connection(deck: HyperDeckEmulator) -> None:
     client = HyperDeckClient("127.0.0.1", deck.port, command_timeout=3)
     client.connect()
     deck.drop_connections()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while client.connected and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not client.connected
+
+
+class _SlowDeck:
+    """A deck that greets, holds back its answer to the first command until
+    told to send it, and answers every later command at once."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.first_command = threading.Event()
+        self.send_late_reply = threading.Event()
+        self.late_reply_sent = threading.Event()
+        self.commands_after: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.sendall(b"500 connection info:\r\nprotocol version: 1.11\r\n"
+                         b"model: HyperDeck Studio\r\n\r\n")
+            conn.settimeout(30)
+            conn.recv(1024)
+            self.first_command.set()
+            self.send_late_reply.wait(30)
+            try:
+                conn.sendall(b"208 transport info:\r\nstatus: record\r\n\r\n")
+                self.late_reply_sent.set()
+                while data := conn.recv(1024):
+                    self.commands_after.append(data)
+                    conn.sendall(b"200 ok\r\n")
+            except OSError:
+                self.late_reply_sent.set()
+
+    def close(self) -> None:
+        self.send_late_reply.set()
+        self.listener.close()
+        self.thread.join(timeout=10)
+
+
+def test_client_timeout_closes_rather_than_desynchronise() -> None:
+    """A command unanswered within command_timeout fails and closes the
+    connection, so the late answer can never be taken for the next command's."""
+    deck = _SlowDeck()
+    try:
+        client = HyperDeckClient("127.0.0.1", deck.port, command_timeout=1.0)
+        client.connect()
+        started = time.monotonic()
+        with pytest.raises(HyperDeckConnectionError, match="in time"):
+            client.command("transport info")
+        waited = time.monotonic() - started
+        assert deck.first_command.is_set()
+        # It waited its timeout out, no less (the upper bound only catches a hang).
+        assert 1.0 <= waited < 20.0
+        assert not client.connected
+        deck.send_late_reply.set()
+        assert deck.late_reply_sent.wait(10)
+        with pytest.raises(HyperDeckConnectionError, match="not connected"):
+            client.command("play")
+        assert deck.commands_after == []
+    finally:
+        deck.close()
 
 
 def test_watchdog_closes_a_silent_client(deck: HyperDeckEmulator) -> None:

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from ocframe_driver_ipcam import IpCamDriver
 from ocframe_driver_ipcam.presets import preset_path
 from ocframe_driver_ipcam.rtsp import ffconcat_script, timeout_option, with_credentials
 from pydantic import ValidationError
+
+from ocframe.ffmpeg import ffmpeg_help, find_ffmpeg
 
 
 def test_vendor_preset_paths() -> None:
@@ -18,9 +23,49 @@ def test_vendor_preset_paths() -> None:
         preset_path("panasonic", "0")
 
 
+def _fake_ffmpeg(directory: Path, help_text: str) -> str:
+    """An executable that prints ``help_text`` for ``-h demuxer=rtsp``, as an ffmpeg build would."""
+    (directory / "help.txt").write_text(help_text)
+    script = directory / "ffmpeg"
+    script.write_text(f"#!/bin/sh\ncat '{directory / 'help.txt'}'\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+# The I/O timeout lines of `ffmpeg -h demuxer=rtsp` in ffmpeg 4.4 and 6.1.
+FFMPEG_4_HELP = (
+    "RTSP demuxer AVOptions:\n"
+    "  -timeout           <int>        .D......... set maximum timeout (in seconds) to wait for"
+    " incoming connections (-1 is infinite, imply flag listen)\n"
+    "  -stimeout          <int64>      .D......... set timeout (in microseconds) of socket TCP"
+    " I/O operations\n"
+)
+FFMPEG_6_HELP = (
+    "RTSP demuxer AVOptions:\n"
+    "  -listen_timeout    <int>        .D......... set maximum timeout (in seconds) to wait for"
+    " incoming connections\n"
+    "  -timeout           <int64>      .D......... set timeout (in microseconds) of socket I/O"
+    " operations\n"
+)
+
+
+def test_timeout_option_follows_the_ffmpeg_build(tmp_path: Path) -> None:
+    # On ffmpeg 4 `-timeout` exists too but is the listen timeout in seconds:
+    # only `-stimeout` bounds a stalled camera there.
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    assert timeout_option(_fake_ffmpeg(old, FFMPEG_4_HELP)) == "stimeout"
+    assert timeout_option(_fake_ffmpeg(new, FFMPEG_6_HELP)) == "timeout"
+
+
 def test_timeout_option_of_the_installed_ffmpeg() -> None:
-    # ffmpeg 5.1 on our machines: -timeout in microseconds; -stimeout is gone.
-    assert timeout_option("ffmpeg") == "timeout"
+    ffmpeg = find_ffmpeg()
+    help_text = ffmpeg_help(ffmpeg, "demuxer=rtsp")
+    # The answer must come from the build's own help, not from the fallback.
+    has_stimeout = re.search(r"^\s*-stimeout\b", help_text, re.M) is not None
+    assert has_stimeout or re.search(r"^\s*-timeout\s.*microseconds", help_text, re.M), help_text
+    assert timeout_option(ffmpeg) == ("stimeout" if has_stimeout else "timeout")
 
 
 def test_credentials_are_percent_encoded_into_the_url() -> None:

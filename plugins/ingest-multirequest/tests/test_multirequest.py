@@ -26,7 +26,10 @@ def test_multirequest_retries_only_the_failed_element(runner: Runner, tmp_path: 
         runner.run("multirequest", runner.job(ev, pkg))
     runner.run("multirequest", runner.job(ev, pkg))
     calls = [r.status for r in sim.requests if r.path.endswith("/addTrack")]
-    assert calls == [0, 200, 500, 200]
+    # Both faults were met, and the core accepted each track exactly once:
+    # nothing it already held was sent again.
+    assert 0 in calls and 500 in calls
+    assert calls.count(200) == len(pkg.tracks)
     ingest = sim.find_ingest(ev.uid)
     assert ingest is not None
     assert sorted(t.md5 for t in ingest.tracks) == sorted(runner.md5(t.path) for t in pkg.tracks)

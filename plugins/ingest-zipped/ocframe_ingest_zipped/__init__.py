@@ -48,7 +48,6 @@ from .zipstream import Entry, build, crc32_file
 
 P = "zipped."
 MP_NS = "http://mediapackage.opencastproject.org"
-FOLDERS = {"track": "media", "catalog": "metadata", "attachment": "attachments"}
 
 
 class ZippedSettings(UploadSettings):
@@ -71,8 +70,10 @@ class ZippedIngest(IngestStrategy):
             mp_id = str(uuid.uuid4())
             cp.set(P + "mpid", mp_id)
         files = element_lists(job)
-        names = [f"{FOLDERS[kind]}/{i}-{safe_name(t.path.name)}"
-                 for i, (kind, _, t) in enumerate(files)]
+        # Entries at the top level: the core treats a folder that all content
+        # entries share as the zip's root and looks URLs up below it, so
+        # "media/x.mp4" in a tracks-only package would name no entry.
+        names = [f"{i}-{safe_name(t.path.name)}" for i, (_, _, t) in enumerate(files)]
         manifest = self.manifest(job, mp_id, files, names)
         entries = [Entry("manifest.xml", manifest, zlib.crc32(manifest))]
         sent: list[tuple[Track, str, DigestTap | None]] = []

@@ -122,6 +122,12 @@ class Authenticator:
     def digest_enabled(self) -> bool:
         return self.mode in ("digest", "both")
 
+    def expire_nonces(self) -> None:
+        """Treat every nonce handed out so far as past its lifetime."""
+        with self._lock:
+            for record in self._nonces.values():
+                record.created = float("-inf")
+
     def _new_nonce(self) -> str:
         now = time.time()
         nonce = base64.b64encode(f"{now:.3f}:{secrets.token_hex(16)}".encode()).decode()

@@ -41,6 +41,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog, description="Run an embedded Opencast core for capture agents.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--ingest-host", metavar="ADDRESS",
+                        help="serve ingest only on a second listener at this address (a"
+                             " distributed core); the service registry names it")
     parser.add_argument("--auth", choices=AUTH_MODES, default="basic")
     parser.add_argument("--user", type=_user, action="append", default=[],
                         metavar="NAME:PASSWORD:ROLE[,ROLE]",
@@ -54,13 +57,18 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _log_line(entry: RequestLog) -> None:
+def log_line(entry: RequestLog) -> str:
+    """One request as the CLI prints it, with the host the client addressed."""
     stamp = datetime.fromtimestamp(entry.time).strftime("%H:%M:%S")
     query = f"?{entry.query}" if entry.query else ""
     who = f"{entry.user}/{entry.auth_scheme}" if entry.user else "-"
     fault = f" fault={entry.fault}" if entry.fault else ""
-    print(f"{stamp} {entry.status or 'RST'} {entry.method} {entry.path}{query} {who} "
-          f"{entry.duration * 1000:.0f}ms{fault}", flush=True)
+    return (f"{stamp} {entry.status or 'RST'} {entry.method} {entry.host}{entry.path}{query}"
+            f" {who} {entry.duration * 1000:.0f}ms{fault}")
+
+
+def _log_line(entry: RequestLog) -> None:
+    print(log_line(entry), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     users = ({name: (pw, roles) for name, pw, roles in args.user}
              if args.user else DEFAULT_USERS)
     sim = OpencastSimulator(auth=args.auth, users=users, storage_dir=args.storage,
-                            host=args.host, port=args.port)
+                            host=args.host, port=args.port, ingest_host=args.ingest_host)
     sim.fold_calendar_lines = args.fold
     if not args.quiet:
         sim.request_listeners.append(_log_line)
@@ -79,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     now = datetime.now(UTC)
     print(f"Opencast simulator listening on {sim.url} (auth: {args.auth})")
+    if sim.ingest_url != sim.url:
+        print(f"  ingest on {sim.ingest_url}")
     for name, (password, roles) in sim.users.items():
         print(f"  user {name}:{password} {','.join(sorted(roles))}")
     for agent, start_in, duration, title in args.schedule:

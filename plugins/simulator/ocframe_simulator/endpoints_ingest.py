@@ -651,22 +651,33 @@ class IngestEndpoints:
         return self._unpack(_StreamedSource(sink), base_url)
 
     def _unpack(self, archive: _ZipSource, base_url: str) -> MediaPackage:
-        names = [n for n in archive.names() if not n.endswith("/")]
-        manifests = sorted((n for n in names if n.endswith("manifest.xml")), key=len)
+        """Map the manifest's elements to zip entries exactly as the core does.
+
+        The core takes the (last) entry whose name ends in ``manifest.xml`` or
+        ``index.xml`` as the media package. Every other entry is content; if
+        all of them lie in one common top folder, that folder is the root and
+        element URLs are relative to it, otherwise they are entry names. A URL
+        is looked up verbatim (never fetched, never normalised): an absolute
+        URL, a leading slash or a URL that repeats the root folder names no
+        entry and the whole package is refused.
+        """
+        names = [n for n in archive.names() if not n.endswith("/") and "__MACOSX" not in n]
+        manifests = [n for n in names if n.endswith(("manifest.xml", "index.xml"))]
         if not manifests:
-            raise BodyError("no manifest.xml in the zip")
-        manifest = manifests[0]
-        root = manifest.rsplit("/", 1)[0] + "/" if "/" in manifest else ""
+            raise BodyError("no manifest found in this zip")
+        manifest = manifests[-1]
+        content = [n for n in names if n not in manifests]
+        folders = {n.split("/", 1)[0] if "/" in n else None for n in content}
+        root = next(iter(folders)) if len(folders) == 1 else None
+        prefix = f"{root}/" if root is not None else ""
         mp = parse_mediapackage(archive.read(manifest).decode("utf-8"))
         unpacked: list[MPElement] = []
         for el in mp.elements:
             url = el.url or ""
-            if re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
-                unpacked.append(el)  # the core would fetch it; keep the reference
-                continue
-            entry = root + url.lstrip("/") if root and not url.startswith(root) else url
-            if entry not in names:
-                raise BodyError(f"{url!r} is not in the zip")
+            entry = prefix + url
+            if entry not in content:
+                raise BodyError(f"unable to map element name {url!r} to a zip entry"
+                                + (f" (root folder {root!r})" if root else ""))
             stored = archive.extract(entry)
             new = self._store(mp.id, el.kind, el.flavor, el.tags, stored, base_url)
             if el.mimetype:

@@ -104,6 +104,10 @@ class RequestLog:
     content_type: str | None
     duration: float = 0.0
     fault: str | None = None
+    #: The Host header the client sent (where it meant to go).
+    host: str = ""
+    #: Where the request arrived: "core", or "ingest" (the separate ingest node).
+    listener: str = "core"
 
 
 @dataclass

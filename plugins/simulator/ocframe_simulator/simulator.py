@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import itertools
 import tempfile
 import threading
@@ -40,6 +41,10 @@ from .records import (
 )
 from .responses import SERVICE_PATHS, bad_request, not_found, text_response
 from .server import ServerThread, begin_abort, mark_close
+
+#: The listeners a request can arrive on (``RequestLog.listener``).
+CORE = "core"
+INGEST_NODE = "ingest"
 
 _EVENT_FIELDS = {
     "agent", "start", "end", "title", "inputs", "workflow", "workflow_config", "series_id",
@@ -87,9 +92,13 @@ class OpencastSimulator(AdminEndpoints, IngestEndpoints):
         self._storage_arg = Path(storage_dir) if storage_dir is not None else None
         self.storage_dir: Path = self._storage_arg or Path(".")
 
-        self._server = ServerThread(self._wsgi, host, port)
+        # Each listener serves only the services the registry places on it, as
+        # the nodes of a distributed core do: an agent that ignores the
+        # registry's ingest host gets 404s, not a working upload.
+        self._server = ServerThread(functools.partial(self._wsgi, listener=CORE), host, port)
         self._ingest_server: ServerThread | None = (
-            ServerThread(self._wsgi, ingest_host, 0) if ingest_host else None
+            ServerThread(functools.partial(self._wsgi, listener=INGEST_NODE), ingest_host, 0)
+            if ingest_host else None
         )
         self._host = host
 
@@ -192,6 +201,11 @@ class OpencastSimulator(AdminEndpoints, IngestEndpoints):
     @property
     def auth_mode(self) -> str:
         return self._auth.mode
+
+    def expire_nonces(self) -> None:
+        """Let every digest nonce handed out so far go stale now, as the core's
+        300 s lifetime would: the next request with one gets 401 stale=true."""
+        self._auth.expire_nonces()
 
     @property
     def nonce_lifetime(self) -> float:
@@ -450,15 +464,31 @@ class OpencastSimulator(AdminEndpoints, IngestEndpoints):
             *self.ingest_rules(),
         ]
 
-    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def _serves(self, listener: str, path: str) -> bool:
+        """Whether the registry places the service of ``path`` on ``listener``
+        (paths of no service, like the registry itself, are everywhere)."""
+        for service_type, prefix in SERVICE_PATHS.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                here = self.ingest_url if listener == INGEST_NODE else self.url
+                return here in {e.host or self.url for e in self._service_entries(service_type)}
+        return True
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any], *,
+              listener: str = CORE) -> Iterable[bytes]:
         started = time.time()
         request = Request(environ)
         path = request.path
-        fault = self._faults.take(request.method, path)
+        misdirected = not self._serves(listener, path)
+        fault = None if misdirected else self._faults.take(request.method, path)
         log_status = 0
         user: str | None = None
         scheme: str | None = None
         try:
+            if misdirected:
+                # This node does not run that service; the registry names another.
+                response = not_found()
+                log_status = response.status_code
+                return response(environ, start_response)
             if fault is not None and fault.kind == "reset":
                 self._consume(request, fault.after_bytes)
                 raise begin_abort(environ)
@@ -492,6 +522,8 @@ class OpencastSimulator(AdminEndpoints, IngestEndpoints):
                 content_type=request.headers.get("Content-Type"),
                 duration=time.time() - started,
                 fault=fault.kind if fault else None,
+                host=request.host,
+                listener=listener,
             ))
 
     def _log(self, entry: RequestLog) -> None:

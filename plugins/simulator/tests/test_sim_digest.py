@@ -87,3 +87,22 @@ def test_digest_basic_only_core_refuses_digest(sim) -> None:
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Basic")
     r = requests.get(sim.url + uri, headers=DIGEST, auth=HTTPDigestAuth(*SYSTEM), timeout=5)
     assert r.status_code == 401
+
+
+def test_expire_nonces_makes_a_valid_nonce_stale(opencast_simulator_factory) -> None:
+    sim = opencast_simulator_factory(auth="digest")  # the core's 300 s
+    assert sim.nonce_lifetime == 300.0
+    uri = "/recordings/calendars"
+    params = challenge(sim.url + uri)
+    ok = requests.get(sim.url + uri, timeout=5,
+                      headers={**DIGEST, "Authorization": authorization(params, uri)})
+    assert ok.status_code == 200
+    sim.expire_nonces()
+    r = requests.get(sim.url + uri, timeout=5, headers={
+        **DIGEST, "Authorization": authorization(params, uri, nc="00000002")})
+    assert r.status_code == 401 and 'stale="true"' in r.headers["WWW-Authenticate"]
+    fresh = dict(re.findall(r'(\w+)="?([^",]+)"?', r.headers["WWW-Authenticate"]))
+    assert fresh["nonce"] != params["nonce"]
+    again = requests.get(sim.url + uri, timeout=5,
+                         headers={**DIGEST, "Authorization": authorization(fresh, uri)})
+    assert again.status_code == 200

@@ -85,6 +85,85 @@ def test_zipped_raw_body(sim: OpencastSimulator, now, root: str) -> None:
     assert track.md5 == hashlib.md5(b"zipped-video").hexdigest()
 
 
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def manifest_with(mp_id: str, *urls: str) -> bytes:
+    tracks = "".join(f'<track id="t{i}" type="presenter/source"><mimetype>video/mp4</mimetype>'
+                     f"<url>{url}</url></track>" for i, url in enumerate(urls))
+    return (f'<?xml version="1.0" encoding="UTF-8"?><mediapackage id="{mp_id}"'
+            f' xmlns="http://mediapackage.opencastproject.org"><media>{tracks}</media>'
+            "<metadata/><attachments/></mediapackage>").encode()
+
+
+def post_zip(sim: OpencastSimulator, data: bytes) -> requests.Response:
+    return requests.post(f"{sim.url}/ingest/addZippedMediaPackage", data=data, auth=CA,
+                         headers={"Content-Type": "application/zip"}, timeout=10)
+
+
+# (entries, element URLs) the core maps: a URL is the entry's path below the
+# one folder all content entries share, if there is such a folder.
+ACCEPTED = {
+    "flat": ({"a.mp4": b"A", "b.mp4": b"B"}, ["a.mp4", "b.mp4"]),
+    "root folder": ({"pkg/a.mp4": b"A", "pkg/sub/b.mp4": b"B"}, ["a.mp4", "sub/b.mp4"]),
+    "manifest outside the root": ({"media/a.mp4": b"A"}, ["a.mp4"]),
+    "two top folders": ({"media/a.mp4": b"A", "metadata/b.mp4": b"B"},
+                        ["media/a.mp4", "metadata/b.mp4"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ACCEPTED))
+def test_zipped_element_urls_the_core_maps(sim: OpencastSimulator, case: str) -> None:
+    entries, urls = ACCEPTED[case]
+    manifest_dir = "pkg/" if case == "root folder" else ""
+    data = zip_of({manifest_dir + "manifest.xml": manifest_with("mp-ok", *urls), **entries})
+    r = post_zip(sim, data)
+    assert r.status_code == 200, r.headers.get("X-Simulator-Reason")
+    stored = sorted(t.path.read_bytes() for t in sim.ingests[-1].tracks if t.path)
+    assert stored == sorted(entries.values())
+
+
+REFUSED = {
+    # The root folder is implied, never repeated (the core looks up root + URL).
+    "url repeats the root folder": ({"pkg/a.mp4": b"A"}, "pkg/a.mp4"),
+    "one folder is a root even if the agent meant it otherwise": ({"media/a.mp4": b"A"},
+                                                                   "media/a.mp4"),
+    "leading slash": ({"a.mp4": b"A", "b.txt": b"B"}, "/a.mp4"),
+    "dot segment": ({"a.mp4": b"A", "b.txt": b"B"}, "./a.mp4"),
+    "no such entry": ({"a.mp4": b"A", "b.txt": b"B"}, "c.mp4"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_zipped_element_urls_the_core_refuses(sim: OpencastSimulator, case: str) -> None:
+    entries, url = REFUSED[case]
+    r = post_zip(sim, zip_of({"manifest.xml": manifest_with("mp-bad", url), **entries}))
+    assert r.status_code == 400
+    assert "unable to map element name" in r.headers["X-Simulator-Reason"]
+    assert sim.ingests == [] and sim.workflows_started("mp-bad") == 0
+
+
+def test_zipped_absolute_url_is_refused_not_fetched(sim: OpencastSimulator, now) -> None:
+    """The core maps every URL to a zip entry; it fetches nothing, even from itself."""
+    stored = requests.post(f"{sim.url}/ingest/addTrack", auth=CA, timeout=10, files=[
+        ("flavor", (None, "presenter/source")),
+        ("mediaPackage", (None, manifest_with("mp-src").decode())),  # no tracks yet
+        ("BODY", ("a.mp4", b"A"))])
+    assert stored.status_code == 200
+    url = stored.text.split("<url>")[1].split("</url>")[0]
+    assert requests.get(url, auth=("admin", "opencast"), timeout=10).content == b"A"
+    before = len(sim.requests)
+    r = post_zip(sim, zip_of({"manifest.xml": manifest_with("mp-abs", url), "b.txt": b"B"}))
+    assert r.status_code == 400 and "unable to map" in r.headers["X-Simulator-Reason"]
+    assert [q.path for q in sim.requests[before:]] == ["/ingest/addZippedMediaPackage"]
+    assert sim.workflows_started("mp-abs") == 0
+
+
 def test_zipped_multipart_and_limit(sim: OpencastSimulator) -> None:
     files = [("workflowDefinitionId", (None, "fast")), ("workflowInstanceId", (None, "wf-1")),
              ("trimHold", (None, "true")), ("BODY", ("mp.zip", make_zip("mp-1")))]

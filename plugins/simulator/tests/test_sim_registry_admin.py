@@ -46,6 +46,61 @@ def test_registry_separate_ingest_host(opencast_simulator_factory) -> None:
     assert created.status_code == 200 and "<mediapackage" in created.text
 
 
+@pytest.mark.parametrize("ingest_host", ["127.0.0.1", "127.0.0.2"])
+def test_each_service_is_served_only_where_the_registry_names_it(
+    opencast_simulator_factory, ingest_host: str
+) -> None:
+    """Two nodes of a distributed core: ingest on one, everything else on the
+    other. The wrong node answers 404 as a node without the service would."""
+    sim = opencast_simulator_factory(ingest_host=ingest_host)
+    core, ingest = sim.url, sim.ingest_url
+    assert ingest.startswith(f"http://{ingest_host}:") and ingest != core
+
+    def status(base: str, path: str, method: str = "GET") -> int:
+        return requests.request(method, base + path, auth=CA, timeout=5).status_code
+
+    assert status(ingest, "/ingest/createMediaPackage") == 200
+    assert status(core, "/ingest/createMediaPackage") == 404
+    assert status(core, "/ingest/addTrack", "POST") == 404
+    assert status(core, "/capture-admin/agents.json") == 200
+    assert status(ingest, "/capture-admin/agents.json") == 404
+    assert status(ingest, "/recordings/calendars?agentid=room-101") == 404
+    assert status(ingest, "/upload/newjob", "POST") == 404
+    for base in (core, ingest):  # every node answers the registry
+        assert status(base, "/services/available.json?serviceType=x") == 200
+    log = [(r.path, r.status, r.listener, r.host) for r in sim.requests]
+    core_host, ingest_addr = core.removeprefix("http://"), ingest.removeprefix("http://")
+    assert log[:4] == [
+        ("/ingest/createMediaPackage", 200, "ingest", ingest_addr),
+        ("/ingest/createMediaPackage", 404, "core", core_host),
+        ("/ingest/addTrack", 404, "core", core_host),
+        ("/capture-admin/agents.json", 200, "core", core_host),
+    ]
+    # A misdirected request never takes a fault meant for the right node.
+    sim.inject_fault("/ingest/createMediaPackage", "status", status=503, times=1)
+    assert status(core, "/ingest/createMediaPackage") == 404
+    assert status(ingest, "/ingest/createMediaPackage") == 503
+
+
+def test_a_service_the_registry_also_lists_on_the_core_is_served_there(
+    opencast_simulator_factory,
+) -> None:
+    sim = opencast_simulator_factory(ingest_host="127.0.0.2")
+    sim.add_service("org.opencastproject.ingest", sim.url)
+    for base in (sim.ingest_url, sim.url):
+        r = requests.get(base + "/ingest/createMediaPackage", auth=CA, timeout=5)
+        assert r.status_code == 200
+
+
+def test_without_an_ingest_node_one_listener_serves_everything(sim: OpencastSimulator,
+                                                               get) -> None:
+    assert sim.ingest_url == sim.url
+    assert get("/ingest/createMediaPackage").status_code == 200
+    assert get("/capture-admin/agents.json").status_code == 200
+    assert {(r.listener, r.host) for r in sim.requests} == {
+        ("core", sim.url.removeprefix("http://"))}
+
+
 def test_agent_state_and_history(sim: OpencastSimulator, post, get) -> None:
     r = post("/capture-admin/agents/room-101", data={"state": "idle", "address": "http://ca:8000"})
     assert (r.status_code, r.text) == (200, "room-101 set to idle")
