@@ -35,7 +35,7 @@ from .store import RecordingStore
 #: Seconds between two launches of the same process, where they can be spread.
 SLOT = 0.1
 #: A launch is moved at most this much earlier to find a free slot; beyond,
-#: slots are shared (100 rooms at once still start, only less spread).
+#: slots are shared evenly (100 rooms at once: two launches a slot).
 MAX_SHIFT = 5.0
 #: A recording is begun (its store row, directory and threads) this long
 #: before its first launch, so that writing them is never what makes a
@@ -81,17 +81,16 @@ class LaunchPlanner:
     def plan(self, key: Hashable, desired: float) -> float:
         """The launch time (UNIX seconds) for ``key``: at or before
         ``desired``, in the latest slot no other launch holds, at most
-        ``max_shift`` earlier."""
+        ``max_shift`` earlier (when all are held: the latest least held)."""
         with self._lock:
             known = self._plans.get(key)
             if known is not None:
                 return known[0]
             last = math.floor(desired / self.slot)
-            chosen = last
-            for slot in range(last, last - int(self.max_shift / self.slot) - 1, -1):
-                if not self._taken.get(slot):
-                    chosen = slot
-                    break
+            # The latest of the least taken slots: one launch per slot while
+            # they last, then two, ... never a pile in the desired one.
+            span = range(last, last - int(self.max_shift / self.slot) - 1, -1)
+            chosen = min(span, key=lambda slot: (self._taken.get(slot, 0), last - slot))
             self._taken[chosen] = self._taken.get(chosen, 0) + 1
             at = min(desired, chosen * self.slot)
             self._plans[key] = (at, chosen)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -38,12 +39,14 @@ def test_launches_at_the_same_moment_take_distinct_slots_earlier_never_later() -
     assert len(planner) == 50
 
 
-def test_beyond_the_spread_launches_share_slots_but_stay_bounded() -> None:
+def test_beyond_the_spread_launches_share_slots_evenly_and_stay_bounded() -> None:
     planner = LaunchPlanner()
     desired = 1_800_000_000.0
     times = [planner.plan(i, desired) for i in range(200)]
     assert min(times) >= desired - MAX_SHIFT - SLOT
     assert max(times) <= desired
+    per_slot = Counter(round(t / SLOT) for t in times)
+    assert max(per_slot.values()) - min(per_slot.values()) <= 1  # no pile in one slot
 
 
 def test_forgotten_launches_free_their_slots() -> None:
