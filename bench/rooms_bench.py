@@ -50,6 +50,7 @@ from typing import Any
 from ocframe_simulator import OpencastSimulator
 
 from ocframe.ffmpeg import find_ffmpeg, find_ffprobe
+from ocframe.launches import LatencyRecord
 from ocframe.store import RecordingStore
 from ocframe.testing.harness import AgentProcess, agent, write_config
 
@@ -211,8 +212,6 @@ def run(rooms: int, seconds: float, live: bool, work: Path, share: int = 1) -> R
             results.peak_threads, results.peak_fds = sampler.threads, sampler.fds
             store = RecordingStore(work / f"n{rooms}" / "var" / "recordings.db",
                                    set_aside_corrupt=False)
-            from ocframe.launches import LatencyRecord
-
             latencies = LatencyRecord(store)
             last_ingest = 0.0
             for uid, name in zip(uids, names, strict=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -62,11 +63,9 @@ class WebServer:
 
     def stop(self) -> None:
         logging.getLogger().removeHandler(self.logs)
-        try:
+        with contextlib.suppress(OSError):  # already gone, or another agent's now
             if self.url_file.read_text().strip() == self.url:
                 self.url_file.unlink()
-        except OSError:
-            pass
         # Requests in flight finish first; then the socket closes and run() ends.
         self.server.task_dispatcher.shutdown()  # type: ignore[union-attr]
         self.server.close()
