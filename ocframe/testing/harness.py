@@ -20,8 +20,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +43,19 @@ def soon(seconds: float) -> datetime:
     """A UTC instant ``seconds`` from now, whole-second aligned like the core's calendar."""
     t = datetime.now(UTC) + timedelta(seconds=seconds)
     return t.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def poll_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
+    """Whether ``predicate()`` became true within ``timeout`` seconds, asked
+    every ``interval``. For conditions inside the agent: the simulator's
+    ``wait_for`` only looks again when the core hears something, which a
+    broken or quiet agent may not say for a long while."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
 
 
 def launched_for(start: datetime, started: float, tolerance: float = 2.0) -> bool:

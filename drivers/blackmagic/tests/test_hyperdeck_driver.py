@@ -124,13 +124,16 @@ def test_connection_dropped_mid_recording(
     ctx = make_ctx(driver)
     handle = driver.start(ctx)
     record_until(deck, 0.5)
+    before = deck.accepted_connections
     assert deck.drop_connections() == 1
+    assert deck.connected_clients() == 0
     # The next polls reconnect and find the deck still recording.
     deadline = time.monotonic() + 30
-    while deck.connected_clients() == 0 and time.monotonic() < deadline:
+    while deck.accepted_connections == before and time.monotonic() < deadline:
         assert handle.poll() is None
         time.sleep(0.1)
-    assert deck.connected_clients() == 1, "the driver never reconnected"
+    assert deck.accepted_connections == before + 1, "the driver never reconnected"
+    assert deck.connected_clients() == 1
     assert handle.poll() is None
     assert deck.status == "record"
     handle.stop()

@@ -97,20 +97,41 @@ def test_drop_out_ingests_every_segment(
     )
     start = harness.soon(3)
     end = start + timedelta(seconds=12)
+    window = (end - start).total_seconds()
     uid = opencast_simulator.add_event(agent="room-1", start=start, end=end)
     with harness.InProcessAgent(cfg) as running:
-        # Let the camera record a while, then cut its power and bring it back.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not list((tmp_path / "var").rglob("*.mkv")):
-            time.sleep(0.2)
-        time.sleep(3)
+        store = running.service.store
+        # Let the camera record into the window a while, then cut its power
+        # and bring it back.
+        assert harness.poll_until(
+            lambda: time.time() >= start.timestamp() + 3
+            and any(f.stat().st_size > 0 for f in (tmp_path / "var").rglob("*.mkv")),
+            timeout=60,
+        )
+        cut = time.time()
         rtsp_server.restart()  # killed (connections reset) and back on the same port
+        back = time.time()
         ingest = opencast_simulator.wait_for_ingest(uid, timeout=120)
     assert ingest is not None
-    total = sum(float(ffprobe(t.path)["format"]["duration"]) for t in ingest.tracks if t.path)
-    # Media lost: the outage itself plus detection, backoff and reconnection.
-    assert abs(total - 12.0) <= 3.0, (total, [t.filename for t in ingest.tracks])
-    store = running.service.store
-    assert len(store.segments(uid)) >= 2
+    segments = store.segments(uid)
+    assert len(segments) >= 2
     details = [detail for _, state, detail in store.history(uid) if state == "capturing"]
     assert any("restarting as segment 1" in d for d in details), details
+    # Every segment that holds media reached the core (the media check may
+    # drop a reconnection attempt's empty file, nothing more).
+    ingested = [t for t in ingest.tracks if t.path]
+    holding = [t for s in segments for t in s.tracks
+               if t.path.exists() and t.path.stat().st_size > 64 * 1024]
+    assert len(ingested) >= max(2, len(holding)), (ingested, holding)
+    # The media after the drop-out is the camera's return, not a stale buffer.
+    later = [s.media_origin for s in segments[1:] if s.media_origin is not None]
+    assert later and min(later) >= cut, (cut, later)
+    total = sum(float(ffprobe(t.path)["format"]["duration"]) for t in ingest.tracks if t.path)
+    # Nothing doubled: at most the window plus one key-frame interval (the cut
+    # at the start, see ocframe.trim) and a frame or two.
+    assert total <= window + 2.5, total
+    # Media lost: the outage as it happened on this machine (the server's own
+    # restart), then at most one backoff no longer than that outage, plus
+    # detection and reconnection (connect_timeout 1 s, the launch).
+    outage = back - cut
+    assert window - total <= 2 * outage + 4.0, (total, outage, [t.filename for t in ingest.tracks])

@@ -13,6 +13,7 @@ from ocframe_web.testing import running_page, wait_until, web_config
 from ocframe.testing.harness import soon
 
 
+@pytest.mark.e2e
 def test_adhoc_recording_is_ingested_as_a_new_event_and_delays_a_scheduled_one(
     opencast_simulator: OpencastSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -61,6 +62,7 @@ def test_adhoc_recording_is_ingested_as_a_new_event_and_delays_a_scheduled_one(
         uid, "upload_finished", timeout=20)
 
 
+@pytest.mark.e2e
 def test_adhoc_recording_survives_an_agent_crash(
     opencast_simulator: OpencastSimulator, tmp_path: Path
 ) -> None:

@@ -22,10 +22,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "web"
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None,
     reason="chromium and chromium-driver are not installed (apt-get install chromium"
-           " chromium-driver)")
+           " chromium-driver)")]
 
 
 @pytest.fixture

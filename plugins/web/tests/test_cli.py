@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from ocframe_simulator import OpencastSimulator
 from ocframe_web.testing import running_page, wait_until, web_config
 
@@ -19,6 +20,7 @@ def ocframe(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.e2e
 def test_status_record_and_upload_from_the_terminal(
     opencast_simulator: OpencastSimulator, tmp_path: Path
 ) -> None:

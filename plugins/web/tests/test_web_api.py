@@ -25,6 +25,7 @@ def metrics(page: Page) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
+@pytest.mark.e2e
 def test_status_and_metrics_match_the_agent_through_a_recording(
     opencast_simulator: OpencastSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -89,13 +90,14 @@ def test_status_and_metrics_match_the_agent_through_a_recording(
         assert any(uid in line["message"] and "ingested" in line["message"] for line in logs)
 
 
+@pytest.mark.e2e
 def test_upload_progress_shows_bytes_rate_and_time_left(
     opencast_simulator: OpencastSimulator, tmp_path: Path
 ) -> None:
     sim = opencast_simulator
     # A slow uplink (150 kB/s) and a few seconds of a larger picture: the upload lasts.
     cfg = web_config(tmp_path, sim, "room-up", ingest_settings={"rate_limit": 150_000},
-                     inputs=[testsrc_input("presenter", width=1280, height=720, rate=25)])
+                     inputs=[testsrc_input("presenter", width=960, height=540, rate=25)])
     uid = sim.add_event(agent="room-up", start=soon(1), end=soon(5))
     with running_page(cfg) as (_, page):
         def progress() -> dict | None:  # type: ignore[type-arg]

@@ -156,6 +156,8 @@ class HyperDeckEmulator:
         self._rendering = 0
         self._recorder: _Recorder | None = None
         self._clients: list[_Client] = []
+        #: Connections taken as the controller since start (rejected ones not counted).
+        self.accepted_connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -236,6 +238,9 @@ class HyperDeckEmulator:
 
         def cut() -> int:
             clients = list(self._clients)
+            # Forgotten at once: the link is gone, so a reconnect must not be
+            # refused as a second controller while the handler winds down.
+            self._clients.clear()
             for client in clients:
                 client.close()
             return len(clients)
@@ -322,6 +327,7 @@ class HyperDeckEmulator:
             writer.close()
             return
         self._clients.append(client)
+        self.accepted_connections += 1
         client.send(
             make_block(
                 500,
