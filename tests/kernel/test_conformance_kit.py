@@ -141,7 +141,8 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     directory = tmp_path_factory.mktemp("kit")
     (directory / "test_drivers.py").write_text(DRIVERS)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-rA",
+        # Three workers: the kit mostly waits on tiny captures (160x120 at 10 fps).
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "3", "-rA",
          "--tb=line", "-q", "--rootdir", str(directory), str(directory / "test_drivers.py")],
         capture_output=True, text=True, cwd=directory, timeout=600,
     )
