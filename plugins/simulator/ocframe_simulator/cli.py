@@ -6,6 +6,7 @@ Used by `ocframe simulator` and `python -m ocframe_simulator`.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
@@ -80,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     sim.fold_calendar_lines = args.fold
     if not args.quiet:
         sim.request_listeners.append(_log_line)
+    stop = threading.Event()
+    # Set before anything else: a SIGINT ignored by whoever started us (a
+    # script's background job inherits that) or a SIGTERM (systemd, docker
+    # stop) must still stop the simulator cleanly, as they stop the agent.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         sim.start()
     except OSError as exc:
@@ -97,11 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                             title=title or f"Recording for {agent}")
         print(f"  scheduled {uid} on {agent} at {start:%H:%M:%S}Z for {duration:g}s")
     print(f"  uploads stored in {sim.storage_dir}", flush=True)
-    stop = threading.Event()
     try:
-        while not stop.wait(3600):
-            pass
-    except KeyboardInterrupt:
+        stop.wait()
         print("stopping", flush=True)
     finally:
         sim.stop()

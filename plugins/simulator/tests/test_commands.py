@@ -36,9 +36,15 @@ def test_ocframe_demo_reports_a_bad_method_like_the_kernel(tmp_path: Path) -> No
     assert out.stderr.startswith("ocframe: ") and "unknown ingest 'no-such-method'" in out.stderr
 
 
-def test_python_m_runs_the_simulator() -> None:
+def _ignore_sigint() -> None:
+    # As a script's background job starts it: SIGINT inherited as ignored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_python_m_runs_the_simulator_and_stops_on_a_signal(signum: int) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "ocframe_simulator", "--port", "0", "--quiet"],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, preexec_fn=_ignore_sigint)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -47,8 +53,14 @@ def test_python_m_runs_the_simulator() -> None:
         answer = requests.get(f"{url}/info/me.json", auth=("admin", "opencast"), timeout=10)
         assert answer.status_code == 200
     finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        proc.send_signal(signum)
+        try:
+            rest, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0
+    assert rest.splitlines()[-1] == "stopping", rest
 
 
 def test_pytest_start_up_imports_no_server_code() -> None:
