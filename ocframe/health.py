@@ -37,6 +37,8 @@ class HealthFile:
         self.uploads = uploads
         self.loop = SupervisedLoop("health-file", self._round,
                                    stall_after=WRITE_INTERVAL + 60.0, logger=log)
+        #: Why the last write failed (said once), or None.
+        self._write_error: str | None = None
 
     def start(self) -> None:
         # A full or read-only disk must not keep the agent from starting or
@@ -52,8 +54,22 @@ class HealthFile:
             self.path.unlink(missing_ok=True)
 
     def _round(self) -> None:
-        if not self.loop.stopping.wait(WRITE_INTERVAL):
+        if self.loop.stopping.wait(WRITE_INTERVAL):
+            return
+        try:
             self.write()
+        except OSError as exc:
+            # A full or read-only disk is the disk monitor's and the store's
+            # to report; here it only costs readers the file, said once.
+            why = f"{exc.strerror or exc}"
+            if why != self._write_error:
+                log.warning("health file %s cannot be written (%s): `ocframe check` and"
+                            " `--wait` cannot see this process until it can", self.path, why)
+            self._write_error = why
+            return
+        if self._write_error is not None:
+            log.info("health file %s written again", self.path)
+            self._write_error = None
 
     def write(self) -> None:
         data = {"pid": os.getpid(), "written": time.time(),

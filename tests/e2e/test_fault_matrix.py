@@ -607,7 +607,8 @@ def test_the_store_disk_turned_read_only_keeps_the_recording_and_the_store(
         assert sim.wait_for(lambda: "recording store cannot be written" in proc.log(), 30)
         assert sim.wait_for_agent_state("room-1", "idle", timeout=15)  # not stuck capturing
         assert proc.stop() == 0, proc.log()
-    assert "Traceback" not in proc.log().split("recording store cannot be written")[-1]
+    after = proc.log().split("recording store cannot be written")[-1]
+    assert "Traceback" not in after, after
     refused = subprocess.run([sys.executable, "-m", "ocframe.cli", "run", "-c", str(cfg)],
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0

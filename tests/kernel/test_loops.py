@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,33 @@ def test_stop_is_prompt_and_a_removed_loop_is_forgotten() -> None:
     assert not loop.thread.is_alive()
     loops.remove(loop)
     assert loops.health() == []
+
+
+def test_health_file_on_a_read_only_disk_is_a_warning_said_once_not_a_loop_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Found by a loaded full run: the store's disk turned read-only and the
+    # health-file loop logged a traceback as an unexpected error every round.
+    import tempfile
+
+    from ocframe import health
+
+    monkeypatch.setattr(health, "WRITE_INTERVAL", 0.0)
+    target = health.HealthFile(tmp_path / "health.json", LoopSet())
+    real_mkstemp = tempfile.mkstemp
+
+    def read_only(*args: object, **kwargs: object) -> object:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(health.tempfile, "mkstemp", read_only)
+    with caplog.at_level(logging.INFO, logger="ocframe.health"):
+        target._round()
+        target._round()
+        monkeypatch.setattr(health.tempfile, "mkstemp", real_mkstemp)
+        target._round()
+    said = [r for r in caplog.records if r.name == "ocframe.health"]
+    assert [(r.levelno, "Read-only file system" in r.getMessage()) for r in said] == [
+        (logging.WARNING, True), (logging.INFO, False)], [r.getMessage() for r in said]
+    assert "written again" in said[1].getMessage()
+    assert not any(r.exc_info for r in said)
+    assert (tmp_path / "health.json").exists()
