@@ -250,9 +250,23 @@ class CommandCapture(CaptureHandle):
                     )
                 )
         if not produced:
-            tail = " | ".join(relevant_lines(self.exit.tail)) if self.exit else ""
-            raise CaptureError(f"no media written by {self.process.name}: {tail}")
+            raise CaptureError(self._no_media_reason())
         return produced
+
+    def _no_media_reason(self) -> str:
+        # Whether the program's death was seen by poll() or only by this
+        # check depends on the machine's load: both must name the program and
+        # its last words alike, or the same fault reads differently per run.
+        program = Path(self.command.argv[0]).name
+        info = self.exit
+        if info is None:
+            how = "wrote no media"
+        elif info.stopped_by == "self":
+            how = f"exited with {info.returncode} and wrote no media"
+        else:
+            how = f"wrote no media (stopped with {info.stopped_by.upper()}, exit {info.returncode})"
+        said = " | ".join(relevant_lines(info.tail)) if info else ""
+        return f"{program} {how} for {self.process.name}: {said or 'no output'}"
 
 
 class CommandDriverSettings(DriverSettings):
