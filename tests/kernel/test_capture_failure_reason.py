@@ -32,7 +32,7 @@ def late_failing_program(directory: Path) -> Path:
     program.write_text(
         f"#!{sys.executable}\n"
         "import sys, time\n"
-        "time.sleep(0.8)\n"
+        "time.sleep(2.0)\n"
         "sys.stderr.write(\"x264 [error]: invalid preset 'no-such-preset'\\n\")\n"
         "sys.exit(1)\n")
     os.chmod(program, 0o755)
@@ -81,13 +81,22 @@ def test_no_media_names_the_program_its_exit_and_its_last_words(
 
 
 def test_no_media_after_our_stop_says_how_it_was_stopped(tmp_path: Path) -> None:
-    script = tmp_path / "silent"
-    script.write_text("#!/bin/sh\nexec sleep 60\n")
+    script, ready = tmp_path / "silent", tmp_path / "ready"
+    # SIGINT's default action, not the inherited one (a test runner started in
+    # the background hands its children SIGINT ignored); stopped only once set.
+    script.write_text(f"#!{sys.executable}\nimport signal, time\n"
+                      "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+                      f"open({str(ready)!r}, 'w').close()\ntime.sleep(60)\n")
     os.chmod(script, 0o755)
     LateFailure.program = script
     driver = LateFailure(input_spec(LateFailure, {"stop_quit_timeout": 0.1,
                                                   "stop_interrupt_timeout": 5.0}))
     handle = driver.start(capture_context(driver, tmp_path / "seg"))
+    assert isinstance(handle, CommandCapture)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        assert handle.process.poll() is None and time.monotonic() < deadline, "never ready"
+        time.sleep(0.05)
     handle.stop()
     with pytest.raises(CaptureError) as failed:
         handle.tracks()
