@@ -194,10 +194,8 @@ class CommandCapture(CaptureHandle):
         code = self.process.poll()
         if code is None:
             return None
-        info = self.process.exit_info()
-        self.exit = info
-        said = " | ".join(relevant_lines(info.tail)) or "no output"
-        return f"{Path(self.command.argv[0]).name} exited with {code}: {said}"
+        self.exit = self.process.exit_info()
+        return f"{self._program()} exited with {code}: {self._last_words()}"
 
     def stalled_for(self) -> float:
         return self.process.seconds_since_output()
@@ -257,7 +255,6 @@ class CommandCapture(CaptureHandle):
         # Whether the program's death was seen by poll() or only by this
         # check depends on the machine's load: both must name the program and
         # its last words alike, or the same fault reads differently per run.
-        program = Path(self.command.argv[0]).name
         info = self.exit
         if info is None:
             how = "wrote no media"
@@ -265,8 +262,14 @@ class CommandCapture(CaptureHandle):
             how = f"exited with {info.returncode} and wrote no media"
         else:
             how = f"wrote no media (stopped with {info.stopped_by.upper()}, exit {info.returncode})"
-        said = " | ".join(relevant_lines(info.tail)) if info else ""
-        return f"{program} {how} for {self.process.name}: {said or 'no output'}"
+        return f"{self._program()} {how} for {self.process.name}: {self._last_words()}"
+
+    def _program(self) -> str:
+        return Path(self.command.argv[0]).name
+
+    def _last_words(self) -> str:
+        tail = self.exit.tail if self.exit else ()
+        return " | ".join(relevant_lines(tail)) or "no output"
 
 
 class CommandDriverSettings(DriverSettings):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -20,10 +20,12 @@ from ocframe import (
     CommandDriver,
     CommandDriverSettings,
     CommandOutput,
+    DriverSettings,
 )
 from ocframe.driver import CommandCapture
 from ocframe.model import CaptureContext
 from ocframe.testing.drivers import capture_context, input_spec
+from ocframe.testing.harness import poll_until
 
 
 def late_failing_program(directory: Path) -> Path:
@@ -39,36 +41,33 @@ def late_failing_program(directory: Path) -> Path:
     return program
 
 
-class LateFailure(CommandDriver):
-    Settings = CommandDriverSettings
-    program: Path
+class ProgramSettings(CommandDriverSettings):
+    program: str
+
+
+class OneProgram(CommandDriver):
+    """Runs its `program` setting, which is meant to write no media."""
+
+    Settings: ClassVar[type[DriverSettings]] = ProgramSettings
 
     def command(self, ctx: CaptureContext) -> CaptureCommand:
         target = ctx.directory / "out.mkv"
-        return CaptureCommand([str(self.program)],
+        return CaptureCommand([self.settings.program],
                               [CommandOutput(target, ctx.input.flavor, "video/x-matroska")])
 
 
-def _start(tmp_path: Path) -> CommandCapture:
-    LateFailure.program = late_failing_program(tmp_path)
-    driver = LateFailure(input_spec(LateFailure, {}))
+def _start(program: Path, tmp_path: Path, **settings: float) -> CommandCapture:
+    driver = OneProgram(input_spec(OneProgram, {"program": str(program), **settings}))
     handle = driver.start(capture_context(driver, tmp_path / "seg"))
     assert isinstance(handle, CommandCapture)
     return handle
 
 
-def _wait_for_exit(handle: CommandCapture) -> None:
-    deadline = time.monotonic() + 30
-    while handle.process.poll() is None:
-        assert time.monotonic() < deadline, "the program did not end"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("seen_by", ["poll", "tracks"])
 def test_no_media_names_the_program_its_exit_and_its_last_words(
         tmp_path: Path, seen_by: str) -> None:
-    handle = _start(tmp_path)
-    _wait_for_exit(handle)
+    handle = _start(late_failing_program(tmp_path), tmp_path)
+    assert poll_until(lambda: handle.process.poll() is not None, 30), "the program did not end"
     if seen_by == "poll":
         said = handle.poll()
         assert said is not None and said.startswith("fakecap exited with 1: "), said
@@ -88,15 +87,8 @@ def test_no_media_after_our_stop_says_how_it_was_stopped(tmp_path: Path) -> None
                       "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
                       f"open({str(ready)!r}, 'w').close()\ntime.sleep(60)\n")
     os.chmod(script, 0o755)
-    LateFailure.program = script
-    driver = LateFailure(input_spec(LateFailure, {"stop_quit_timeout": 0.1,
-                                                  "stop_interrupt_timeout": 5.0}))
-    handle = driver.start(capture_context(driver, tmp_path / "seg"))
-    assert isinstance(handle, CommandCapture)
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        assert handle.process.poll() is None and time.monotonic() < deadline, "never ready"
-        time.sleep(0.05)
+    handle = _start(script, tmp_path, stop_quit_timeout=0.1, stop_interrupt_timeout=5.0)
+    assert poll_until(ready.exists, 30), f"never ready: {handle.process.tail(3)}"
     handle.stop()
     with pytest.raises(CaptureError) as failed:
         handle.tracks()
